@@ -1,0 +1,180 @@
+"""Reading series out of MongoDB, with the sync client (flows, CLI) or the async one (the API).
+
+Only the portable subset of MongoDB is used (see DESIGN.md), so the same calls run on a real
+`mongod`, Atlas and the embedded nx-27017 server. Documents arrive in raw BSON batches decoded
+in C, and become columns in one pandas call: no Python loop per document.
+"""
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import bson
+import numpy as np
+import pandas as pd
+from bson.codec_options import CodecOptions
+from pymongo import AsyncMongoClient, MongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.database import Database
+
+from core.series import SeriesSpec, check_collection_name
+from core.settings import Settings
+from core.timestamps import to_float, to_utc
+
+TIMESTAMP = "timestamp"
+VALUE = "value"
+TIMESTAMP_UTC = "timestamp_utc"
+VALUE_FLOAT = "value_float"
+
+_CODEC = CodecOptions(tz_aware=True)
+_BATCH = 10_000
+
+
+class SeriesNotFoundError(LookupError):
+    """The collection does not exist, or no document in it matches the series' filter."""
+
+
+def client_options(timeout_ms: int) -> dict[str, Any]:
+    return {
+        "tz_aware": True,
+        "serverSelectionTimeoutMS": timeout_ms,
+        "connectTimeoutMS": timeout_ms,
+        "appname": "mlts",
+    }
+
+
+def connect(url: str, timeout_ms: int = 5000) -> MongoClient:
+    return MongoClient(url, **client_options(timeout_ms))
+
+
+def connect_async(url: str, timeout_ms: int = 5000) -> AsyncMongoClient:
+    return AsyncMongoClient(url, **client_options(timeout_ms))
+
+
+def _query(spec: SeriesSpec, limit: int | None) -> tuple[dict, dict, int, int]:
+    projection = {"_id": 0, spec.timestamp_field: 1, spec.value_field: 1}
+    direction = -1 if limit else 1
+    return dict(spec.filter), projection, direction, limit or 0
+
+
+def read_series(db: Database, spec: SeriesSpec, limit: int | None = None) -> pd.DataFrame:
+    """The series, oldest first, as raw and converted columns (see `frame_from_documents`).
+    `limit` keeps only the most recent points."""
+    filter_, projection, direction, limit_ = _query(spec, limit)
+    cursor = (
+        db.get_collection(spec.collection, codec_options=_CODEC)
+        .find_raw_batches(filter_, projection, batch_size=_BATCH)
+        .sort(spec.timestamp_field, direction)
+        .limit(limit_)
+    )
+    documents = _decode(cursor)
+    if not documents:
+        _raise_not_found(spec, db.list_collection_names(), db.name)
+    return frame_from_documents(documents, spec, newest_first=direction < 0)
+
+
+async def read_series_async(db: AsyncDatabase, spec: SeriesSpec, limit: int | None = None) -> pd.DataFrame:
+    filter_, projection, direction, limit_ = _query(spec, limit)
+    cursor = (
+        db.get_collection(spec.collection, codec_options=_CODEC)
+        .find_raw_batches(filter_, projection, batch_size=_BATCH)
+        .sort(spec.timestamp_field, direction)
+        .limit(limit_)
+    )
+    documents: list[dict] = []
+    async for batch in cursor:
+        documents.extend(bson.decode_all(batch, _CODEC))
+    if not documents:
+        _raise_not_found(spec, await db.list_collection_names(), db.name)
+    return frame_from_documents(documents, spec, newest_first=direction < 0)
+
+
+def _decode(batches: Iterable[bytes]) -> list[dict]:
+    documents: list[dict] = []
+    for batch in batches:
+        documents.extend(bson.decode_all(batch, _CODEC))
+    return documents
+
+
+def _raise_not_found(spec: SeriesSpec, collections: list[str], database: str) -> None:
+    if spec.collection not in collections:
+        known = ", ".join(sorted(c for c in collections if not c.startswith("system."))) or "none"
+        raise SeriesNotFoundError(
+            f"collection {spec.collection!r} does not exist in database {database!r} (collections: {known})"
+        )
+    where = f" matching {dict(spec.filter)}" if spec.filter else ""
+    raise SeriesNotFoundError(f"collection {spec.collection!r} holds no documents{where}")
+
+
+def frame_from_documents(documents: list[dict], spec: SeriesSpec, newest_first: bool = False) -> pd.DataFrame:
+    """Columns `timestamp` and `value` as stored, `timestamp_utc` and `value_float` converted
+    (NaT/NaN where conversion failed), sorted by time. Unparseable timestamps sort last."""
+    fields = [spec.timestamp_field, spec.value_field]
+    if any("." in f for f in fields):
+        flat = pd.json_normalize(documents)
+        raw = pd.DataFrame({name: flat[f] if f in flat else None for name, f in zip((TIMESTAMP, VALUE), fields)})
+    else:
+        raw = pd.DataFrame.from_records(documents, columns=fields)
+        raw.columns = [TIMESTAMP, VALUE]
+    if newest_first:
+        raw = raw.iloc[::-1]
+    raw = raw.astype(object).reset_index(drop=True)
+    raw[TIMESTAMP_UTC] = to_utc(raw[TIMESTAMP])
+    raw[VALUE_FLOAT] = to_float(raw[VALUE])
+    return raw.sort_values(TIMESTAMP_UTC, kind="stable", na_position="last").reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class SeriesArrays:
+    """A clean series: UTC timestamps (datetime64[ns]) and finite float64 values, oldest first."""
+
+    timestamps: np.ndarray
+    values: np.ndarray
+
+    @property
+    def step_seconds(self) -> float:
+        """The median spacing between points: the series' sampling step."""
+        if len(self.timestamps) < 2:
+            return float("nan")
+        return float(np.median(np.diff(self.timestamps).astype("timedelta64[ns]").astype(np.int64)) / 1e9)
+
+
+def to_arrays(frame: pd.DataFrame) -> SeriesArrays:
+    """The converted columns of a validated frame as numpy arrays."""
+    timestamps = frame[TIMESTAMP_UTC].dt.tz_convert(None).to_numpy(dtype="datetime64[ns]")
+    return SeriesArrays(timestamps=timestamps, values=frame[VALUE_FLOAT].to_numpy(dtype=np.float64))
+
+
+def server_status(client: MongoClient, database: str) -> dict[str, Any]:
+    """Round-trip time of a ping, the server's version ("unknown" when it does not say), and the
+    database's collections."""
+    started = time.perf_counter()
+    client.admin.command("ping")
+    round_trip_ms = (time.perf_counter() - started) * 1000.0
+    version = client.server_info().get("version") or "unknown"
+    collections = sorted(c for c in client[database].list_collection_names() if not c.startswith("system."))
+    return {"server_version": version, "round_trip_ms": round_trip_ms, "database": database, "collections": collections}
+
+
+async def server_status_async(client: AsyncMongoClient, database: str) -> dict[str, Any]:
+    started = time.perf_counter()
+    await client.admin.command("ping")
+    round_trip_ms = (time.perf_counter() - started) * 1000.0
+    version = (await client.server_info()).get("version") or "unknown"
+    names = await client[database].list_collection_names()
+    collections = sorted(c for c in names if not c.startswith("system."))
+    return {"server_version": version, "round_trip_ms": round_trip_ms, "database": database, "collections": collections}
+
+
+def collection_exists(db: Database, name: str) -> bool:
+    return check_collection_name(name) in db.list_collection_names()
+
+
+def database_url(settings: Settings) -> str:
+    """MONGODB_URL, or the embedded server under MLTS_HOME (started in the background if needed)."""
+    if settings.mongo_url:
+        return settings.mongo_url
+    from core.embedded_mongo import ensure_local_server
+
+    return ensure_local_server(settings.home)

@@ -1,0 +1,125 @@
+"""The one settings object: environment variables and `.env`, read once.
+
+Every variable is accepted under its plain name (the original system's `MONGODB_URL`, `PORT`,
+…, and what platforms such as Render or Cloud Run set) and under the `MLTS_` prefix, which
+wins when both are set, for machines where a plain name means something else.
+"""
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from core.masking import mask_url
+
+PREFIX = "MLTS_"
+
+
+def _env(name: str, default: Any = None, description: str = "", **kwargs: Any) -> Any:
+    return Field(
+        default,
+        validation_alias=AliasChoices(f"{PREFIX}{name}", name) if not name.startswith(PREFIX) else name,
+        description=description,
+        **kwargs,
+    )
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", env_ignore_empty=True, protected_namespaces=())
+
+    home: Path = _env("MLTS_HOME", Path(".mlts"), "Folder for all local state: embedded Mongo data, MLflow store, Prefect home.")
+    environment: Literal["development", "production", "test"] = _env(
+        "ENVIRONMENT", "development", "production requires API_KEY and disables permissive defaults."
+    )
+    log_level: str = _env("LOG_LEVEL", "INFO", "Python log level of mlts' own loggers.")
+
+    # MongoDB
+    mongodb_url: SecretStr | None = _env(
+        "MONGODB_URL", None, "mongodb:// or mongodb+srv:// URL; unset: the embedded server under MLTS_HOME."
+    )
+    mongodb_database: str = _env("MONGODB_DATABASE", "mlts", "Database holding the series collections.")
+    mongodb_timeout_ms: int = _env("MONGODB_TIMEOUT_MS", 5000, "Server selection and connect timeout.", gt=0)
+
+    # MLflow
+    mlflow_tracking_uri: SecretStr | None = _env(
+        "MLFLOW_TRACKING_URI", None, "MLflow tracking and registry URI; unset: sqlite under MLTS_HOME."
+    )
+    mlflow_ui_url: str | None = _env(
+        "MLFLOW_UI_URL", None, "Base URL of the MLflow UI for run links; default: the tracking URI when it is http(s)."
+    )
+    model_alias: str = _env("MODEL_ALIAS", "champion", "Registry alias of the promoted version.")
+    challenger_alias: str = _env("CHALLENGER_ALIAS", "challenger", "Alias of a version that lost to the champion.")
+
+    # Training defaults (the original API's names)
+    default_window_size: int = _env("DEFAULT_WINDOW_SIZE", 24, "Window length when a request names none.", ge=1)
+    default_epochs: int = _env("DEFAULT_EPOCHS", 10_000, "Maximum epochs; early stopping usually ends sooner.", ge=1)
+    default_learning_rate: float = _env(
+        "DEFAULT_LEARNING_RATE", 1.0, "Fraction of the largest stable gradient step, in (0, 1].", gt=0, le=1
+    )
+    default_patience: int = _env("DEFAULT_PATIENCE", 100, "Epochs without improvement before training stops.", ge=1)
+    holdout_fraction: float = _env("HOLDOUT_FRACTION", 0.2, "Share of the series kept for evaluation.", gt=0, lt=1)
+    max_holdout: int = _env("MAX_HOLDOUT", 10_000, "Cap on holdout points for long series.", ge=10)
+    interval_level: float = _env("INTERVAL_LEVEL", 0.9, "Coverage of prediction intervals.", gt=0, lt=1)
+    training_lock_ttl_seconds: int = _env(
+        "TRAINING_LOCK_TTL_SECONDS", 3600, "After this long a training lock left by a dead process is broken.", ge=1
+    )
+
+    def configure_environment(self) -> None:
+        """Point MLflow, Prefect, Great Expectations and matplotlib at MLTS_HOME before they are
+        imported, and switch off their telemetry (there is no network to send it to)."""
+        home = self.home.resolve()
+        defaults = {
+            "MLFLOW_TRACKING_URI": self.tracking_uri,
+            "PREFECT_HOME": str(home / "prefect"),
+            "MPLCONFIGDIR": str(home / "matplotlib"),
+            "MPLBACKEND": "Agg",
+            "GX_ANALYTICS_ENABLED": "false",
+            "MLFLOW_DISABLE_TELEMETRY": "true",
+            "DO_NOT_TRACK": "true",
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        }
+        for name, value in defaults.items():
+            if not os.environ.get(name):
+                os.environ[name] = value
+
+    @property
+    def tracking_uri(self) -> str:
+        if self.mlflow_tracking_uri is not None:
+            return self.mlflow_tracking_uri.get_secret_value()
+        return f"sqlite:///{(self.home / 'mlflow.db').resolve()}"
+
+    @property
+    def artifact_root(self) -> Path:
+        """Where experiments created on a local (sqlite or file) store keep their artifacts."""
+        return (self.home / "mlartifacts").resolve()
+
+    @property
+    def mongo_url(self) -> str | None:
+        return None if self.mongodb_url is None else self.mongodb_url.get_secret_value()
+
+    def describe(self) -> dict[str, Any]:
+        """Settings as they may be shown: URLs with their passwords masked, secrets left out."""
+        shown = {}
+        for name, value in self.model_dump().items():
+            if isinstance(value, SecretStr):
+                value = mask_url(value.get_secret_value())
+            shown[name] = str(value) if isinstance(value, Path) else value
+        return shown
+
+    @classmethod
+    def environment_variables(cls) -> dict[str, str]:
+        """Every variable the settings read, by its plain name, with its description."""
+        names = {}
+        for field in cls.model_fields.values():
+            choices = field.validation_alias
+            name = choices.choices[-1] if isinstance(choices, AliasChoices) else choices
+            names[str(name)] = field.description or ""
+        return names
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

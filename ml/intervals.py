@@ -1,0 +1,78 @@
+"""Prediction intervals from holdout residuals.
+
+For every forecast step h the interval is the empirical (α/2, 1-α/2) quantile pair of the
+errors the model made h steps ahead on the holdout, which it never trained on. No
+distribution is assumed; the bounds widen with the horizon as the errors do, and beyond the
+last calibrated step they grow like sqrt(h), as a random walk's would.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from ml.errors import ForecastInputError
+
+DEFAULT_LEVEL = 0.9
+MAX_CALIBRATED_STEPS = 48
+MIN_RESIDUALS_PER_STEP = 20
+
+
+@dataclass(frozen=True)
+class PredictionIntervals:
+    """Per-step offsets to add to a point forecast: `lower[h-1] <= 0 <= upper[h-1]` mostly."""
+
+    level: float
+    lower: np.ndarray
+    upper: np.ndarray
+
+    def offsets(self, horizon: int) -> tuple[np.ndarray, np.ndarray]:
+        """Lower and upper offsets for steps 1..horizon."""
+        calibrated = len(self.lower)
+        if horizon <= calibrated:
+            return self.lower[:horizon], self.upper[:horizon]
+        steps = np.arange(calibrated + 1, horizon + 1)
+        growth = np.sqrt(steps / calibrated)
+        return (
+            np.concatenate([self.lower, self.lower[-1] * growth]),
+            np.concatenate([self.upper, self.upper[-1] * growth]),
+        )
+
+
+def calibrate(
+    forecast_windows: Callable[[np.ndarray, int], np.ndarray],
+    values: np.ndarray,
+    start: int,
+    window_size: int,
+    level: float = DEFAULT_LEVEL,
+    max_steps: int = MAX_CALIBRATED_STEPS,
+) -> PredictionIntervals:
+    """Quantiles of the h-step errors of `forecast_windows` over every origin in values[start:].
+
+    `forecast_windows(windows, horizon)` is the model's vectorised recursive forecast; every
+    origin in the holdout gets one forecast of `steps` values, and the errors form a matrix
+    whose column h holds all the h-step-ahead errors (NaN where the holdout ends)."""
+    if not 0.0 < level < 1.0:
+        raise ForecastInputError(f"interval level must be between 0 and 1, got {level!r}")
+    holdout = len(values) - start
+    if start < window_size or holdout < 1:
+        raise ForecastInputError(
+            f"intervals need a window of {window_size} values before a non-empty holdout; "
+            f"holdout starts at {start} of {len(values)}"
+        )
+    steps = int(max(1, min(max_steps, holdout - MIN_RESIDUALS_PER_STEP + 1)))
+    origins = np.arange(start, len(values))
+    inputs = sliding_window_view(values, window_size)[origins - window_size]
+    predicted = forecast_windows(inputs, steps)
+    targets = origins[:, None] + np.arange(steps)[None, :]
+    valid = targets < len(values)
+    actual = np.where(valid, values[np.minimum(targets, len(values) - 1)], np.nan)
+    errors = actual - predicted
+    alpha = 1.0 - level
+    lower = np.nanquantile(errors, alpha / 2.0, axis=0)
+    upper = np.nanquantile(errors, 1.0 - alpha / 2.0, axis=0)
+    # Widening with the horizon: a step is never more certain than the one before it.
+    lower = np.minimum.accumulate(np.minimum(lower, 0.0))
+    upper = np.maximum.accumulate(np.maximum(upper, 0.0))
+    return PredictionIntervals(level=float(level), lower=lower, upper=upper)

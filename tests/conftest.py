@@ -1,0 +1,70 @@
+"""Shared fixtures: the real services the tests talk to.
+
+`mongo_url` starts nx-27017 on a free loopback port for the session, or uses MONGODB_URL when
+it is set (a real mongod or Atlas), in which case every test database is created fresh and
+dropped afterwards. Nothing here mocks MongoDB, MLflow or Prefect.
+"""
+
+import os
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# Local state of the whole test session, away from ./.mlts; set before any settings are read.
+_SESSION_HOME = Path(tempfile.mkdtemp(prefix="mlts-test-home-"))
+os.environ["MLTS_HOME"] = str(_SESSION_HOME)
+os.environ.pop("MLFLOW_TRACKING_URI", None)
+os.environ.setdefault("ENVIRONMENT", "test")
+
+from core.embedded_mongo import EmbeddedMongo  # noqa: E402
+from core.mongo import connect  # noqa: E402
+from core.settings import get_settings  # noqa: E402
+
+_EXTERNAL_MONGO = os.environ.get("MONGODB_URL") or os.environ.get("MLTS_MONGODB_URL")
+
+
+@pytest.fixture(scope="session")
+def mongo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedMongo | None]:
+    """The embedded server of this session; None when MONGODB_URL points at a real one."""
+    if _EXTERNAL_MONGO:
+        yield None
+        return
+    server = EmbeddedMongo(tmp_path_factory.mktemp("mongo") / "data").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def mongo_url(mongo_server: EmbeddedMongo | None) -> str:
+    return _EXTERNAL_MONGO or mongo_server.url
+
+
+@pytest.fixture
+def mongo_db_name() -> str:
+    return f"mlts_test_{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def mongo_db(mongo_url: str, mongo_db_name: str, monkeypatch: pytest.MonkeyPatch):
+    """A fresh database on the session's server; the settings point at it for the test."""
+    monkeypatch.setenv("MONGODB_URL", mongo_url)
+    monkeypatch.setenv("MONGODB_DATABASE", mongo_db_name)
+    get_settings.cache_clear()
+    client = connect(mongo_url)
+    yield client[mongo_db_name]
+    client.drop_database(mongo_db_name)
+    client.close()
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def state_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty MLTS_HOME for tests that check what lands in it."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("MLTS_HOME", str(home))
+    get_settings.cache_clear()
+    yield home
+    get_settings.cache_clear()
