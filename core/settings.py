@@ -78,9 +78,11 @@ class Settings(BaseSettings):
             "MPLBACKEND": "Agg",
             "GX_ANALYTICS_ENABLED": "false",
             "MLFLOW_DISABLE_TELEMETRY": "true",
+            "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
             "DO_NOT_TRACK": "true",
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         }
+        (home / "prefect").mkdir(parents=True, exist_ok=True)
         for name, value in defaults.items():
             if not os.environ.get(name):
                 os.environ[name] = value

@@ -1,6 +1,7 @@
 """`mlts`: every operation a person runs by hand. Heavy libraries load inside the commands that
 need them, so `mlts --help` and quick commands stay quick."""
 
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -169,38 +170,283 @@ def show_config() -> None:
     console.print(table)
 
 
+def _training_config(**fields: object):
+    from pydantic import ValidationError
+
+    from core.series import SeriesSpecError
+    from pipelines.config import TrainingConfig
+
+    try:
+        return TrainingConfig(**fields)
+    except (ValidationError, SeriesSpecError) as exc:
+        _fail(_validation_text(exc))
+
+
+def _validation_text(exc: Exception) -> str:
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'input'}: {e['msg']}" for e in errors())
+    return str(exc)
+
+
+def _metric_table(outcomes: list[dict]) -> Table:
+    table = Table("model", "version", "decision", "rmse", "champion rmse", "mae", "mase", "naive rmse", "epochs")
+    for o in outcomes:
+        m = o.get("metrics", {})
+        fmt = lambda v: "" if v is None else f"{v:.4g}"  # noqa: E731
+        if o.get("status") == "failed":
+            table.add_row(o["model_name"], "", "[red]failed[/]", "", "", "", "", "", "")
+            continue
+        colour = {"promoted": "green", "challenger": "yellow"}.get(o["decision"], "red")
+        table.add_row(
+            o["model_name"], str(o["version"]), f"[{colour}]{o['decision']}[/]", fmt(m.get("rmse")),
+            fmt(o.get("champion_rmse")), fmt(m.get("mae")), fmt(m.get("mase")), fmt(m.get("naive_rmse")),
+            str(int(m.get("epochs_trained", 0))),
+        )  # fmt: skip
+    return table
+
+
+def _where_to_look(settings: Settings) -> None:
+    from core.registry import is_local_store
+
+    uri = settings.tracking_uri
+    if is_local_store(uri):
+        console.print(f"MLflow UI: [bold]mlts ui[/]  (or: mlflow ui --backend-store-uri {uri})", highlight=False)
+    else:
+        console.print(f"MLflow UI: {settings.mlflow_ui_url or _masked(uri)}", highlight=False)
+    prefect_api = os.environ.get("PREFECT_API_URL")
+    if prefect_api:
+        console.print(f"Prefect UI: {prefect_api.removesuffix('/api')}", highlight=False)
+
+
+def _masked(url: str) -> str:
+    from core.masking import mask_url
+
+    return mask_url(url) or ""
+
+
+@app.command()
+def train(
+    collection: Annotated[str, typer.Option(help="MongoDB collection holding the series.")],
+    value_field: Annotated[str, typer.Option(help="Field with the numeric value.")] = "value",
+    timestamp_field: Annotated[str, typer.Option(help="Field with the timestamp.")] = "timestamp",
+    filter: Annotated[list[str] | None, typer.Option("--filter", help="key=value (or key:=json) selecting the series; repeat.")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Train on the most recent N points only.")] = None,
+    window_size: Annotated[int | None, typer.Option(help="Window length (default DEFAULT_WINDOW_SIZE).")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Maximum epochs (default DEFAULT_EPOCHS).")] = None,
+    learning_rate: Annotated[float | None, typer.Option(help="Fraction of the largest stable step, (0, 1].")] = None,
+    patience: Annotated[int | None, typer.Option(help="Epochs without improvement before stopping.")] = None,
+    holdout_fraction: Annotated[float | None, typer.Option(help="Share of the series held out.")] = None,
+    value_min: Annotated[float | None, typer.Option(help="Validation fails below this value.")] = None,
+    value_max: Annotated[float | None, typer.Option(help="Validation fails above this value.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Run the `train_series` flow on one series: load, validate, fit, evaluate, log to MLflow,
+    register, and promote if it beats the champion. Exit code 1 with the reason when it fails."""
+    import json
+
+    from core.series import SeriesSpecError, parse_filter_args
+
+    settings = get_settings()
+    project_run = os.environ.get("MLFLOW_RUN_ID")
+    try:
+        items = [part for item in filter or [] for part in item.split(",") if part.strip()]
+        filters = parse_filter_args(items)
+    except SeriesSpecError as exc:
+        _fail(str(exc))
+    config = _training_config(
+        collection=collection, value_field=value_field, timestamp_field=timestamp_field, filter=filters, limit=limit,
+        window_size=window_size, epochs=epochs, learning_rate=learning_rate, patience=patience,
+        holdout_fraction=holdout_fraction, value_min=value_min, value_max=value_max,
+    )  # fmt: skip
+    _mongo_url(settings)
+    from pipelines.flows import train_series
+
+    state = train_series(**config.model_dump(exclude_none=True), source="cli", return_state=True)
+    if not state.is_completed():
+        error = state.result(raise_on_failure=False)
+        _fail(f"training of {config.spec.model_name} failed: {error if isinstance(error, BaseException) else state.message}")
+    outcome = state.result()
+    _tag_project_run(project_run, outcome)
+    if as_json:
+        console.print_json(json.dumps(outcome))
+        return
+    console.print(_metric_table([outcome]))
+    console.print(f"run {outcome['run_id']}: version {outcome['version']} {outcome['decision']} ({outcome['reason']})", highlight=False)
+    _where_to_look(settings)
+
+
+def _tag_project_run(project_run: str | None, outcome: dict) -> None:
+    """Under `mlflow run` (MLFLOW_RUN_ID, read before MLflow's end_run clears it), point the
+    project's run at the training run it started."""
+    if not project_run or project_run == outcome.get("run_id"):
+        return
+    from core import registry
+
+    client = registry.client(get_settings())
+    client.set_tag(project_run, "mlts.training_run_id", outcome["run_id"])
+    client.set_tag(project_run, "mlts.model", f"{outcome['model_name']} version {outcome['version']}")
+    client.set_tag(project_run, "mlts.decision", outcome["decision"])
+    for key in ("rmse", "mae", "mase"):
+        if key in outcome.get("metrics", {}):
+            client.log_metric(project_run, key, outcome["metrics"][key])
+
+
+@app.command()
+def retrain(
+    config: Annotated[Path, typer.Option(help="YAML file listing the series.", exists=True, dir_okay=False)] = Path("series.yaml"),
+    task_runner: Annotated[str, typer.Option(help="threads, or dask (DASK_SCHEDULER_ADDRESS or a LocalCluster).")] = "threads",
+    max_workers: Annotated[int | None, typer.Option(min=1, help="Series trained at once (threads or local Dask workers).")] = None,
+) -> None:
+    """Run `retrain_all` once over every series of the config file; exit code 1 if any failed."""
+    from pipelines.config import ConfigFileError, load_retrain_config
+
+    if task_runner not in ("threads", "dask"):
+        _fail("--task-runner must be threads or dask")
+    try:
+        load_retrain_config(config)
+    except ConfigFileError as exc:
+        _fail(str(exc))
+    settings = get_settings()
+    _mongo_url(settings)
+    from pipelines.flows import retrain_all
+
+    summary = retrain_all(config_path=str(config), task_runner=task_runner, max_workers=max_workers)
+    console.print(_metric_table(summary["results"]))
+    for name, error in summary["failed"].items():
+        err.print(f"[red]{name}[/]: {error}", highlight=False)
+    console.print(
+        f"promoted {len(summary['promoted'])}, kept the champion for {len(summary['kept_champion'])}, "
+        f"failed {len(summary['failed'])}"
+    )
+    _where_to_look(settings)
+    if summary["failed"]:
+        raise typer.Exit(1)
+
+
+@app.command()
+def promote(
+    model: Annotated[str, typer.Argument(help="Registered model name (see `mlts models`).")],
+    version: Annotated[str, typer.Argument(help="Version to give the champion alias.")],
+) -> None:
+    """Give a version the champion alias by hand, overriding the promotion rule (tagged as such)."""
+    from mlflow.exceptions import MlflowException
+
+    from core import registry
+    from core.mongo import connect
+    from ml.errors import ModelFormatError
+    from pipelines import locks, promotion
+
+    settings = get_settings()
+    client = registry.client(settings)
+    db = connect(_mongo_url(settings), settings.mongodb_timeout_ms)[settings.mongodb_database]
+    try:
+        with _mongo_errors(settings), locks.training_lock(db, model, settings.training_lock_ttl_seconds, "mlts promote"):
+            decision = promotion.promote_by_hand(client, settings, model, version)
+    except locks.TrainingInProgress as exc:
+        _fail(str(exc))
+    except MlflowException as exc:
+        _fail(f"{model} version {version}: {exc.message}")
+    except ModelFormatError as exc:
+        _fail(f"{model} version {version} cannot be served: {exc}")
+    previous = f" (was version {decision.champion_version})" if decision.champion_version else ""
+    console.print(f"{model}: version {version} is now {settings.model_alias}{previous}")
+
+
+@app.command()
+def models() -> None:
+    """List registered models with their champion and challenger versions."""
+    from core import registry
+
+    settings = get_settings()
+    client = registry.client(settings)
+    table = Table("model", "versions", settings.model_alias, settings.challenger_alias, "champion rmse", "promoted at")
+    for model in registry._all_registered_models(client):
+        aliases = model.aliases or {}
+        champion = aliases.get(settings.model_alias)
+        tags = client.get_model_version(model.name, str(champion)).tags if champion is not None else {}
+        latest = max((int(v.version) for v in model.latest_versions or []), default=0)
+        table.add_row(
+            model.name, str(latest), str(champion or ""), str(aliases.get(settings.challenger_alias, "")),
+            tags.get(registry.TAG_RMSE, ""), tags.get(registry.TAG_PROMOTED_AT, ""),
+        )  # fmt: skip
+    console.print(table)
+
+
+@app.command()
+def schedule(
+    cron: Annotated[str, typer.Option(help='Cron expression, e.g. "0 3 * * *" (03:00 daily).')] = "0 3 * * *",
+    config: Annotated[Path, typer.Option(help="YAML file listing the series.", exists=True, dir_okay=False)] = Path("series.yaml"),
+    task_runner: Annotated[str, typer.Option(help="threads or dask.")] = "threads",
+    timezone: Annotated[str, typer.Option(help="Time zone of the cron expression.")] = "UTC",
+) -> None:
+    """Serve `retrain_all` as a Prefect deployment on a cron schedule (runs until stopped).
+
+    Against a Prefect server (PREFECT_API_URL) the deployment, its schedule and its runs show in
+    the Prefect UI; without one, Prefect runs a local temporary server for as long as this runs."""
+    from pipelines.config import ConfigFileError, load_retrain_config
+
+    if task_runner not in ("threads", "dask"):
+        _fail("--task-runner must be threads or dask")
+    try:
+        load_retrain_config(config)
+        from pipelines.schedule import retraining_deployment, serve
+
+        retraining_deployment(cron, config, task_runner, timezone)
+    except ConfigFileError as exc:
+        _fail(str(exc))
+    except ValueError as exc:
+        _fail(f"invalid schedule {cron!r}: {exc}")
+    console.print(f"serving retrain-all on {cron!r} ({timezone}) for the series in {config}; Ctrl-C to stop")
+    serve(cron, config, task_runner, timezone)
+
+
+@app.command()
+def ui(
+    port: Annotated[int, typer.Option(help="Port of the MLflow UI.")] = 5000,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+) -> None:
+    """Open the MLflow UI on the local store (runs of every series side by side)."""
+    import shutil
+
+    from core.registry import is_local_store
+
+    settings = get_settings()
+    uri = settings.tracking_uri
+    prefect_api = os.environ.get("PREFECT_API_URL")
+    if prefect_api:
+        console.print(f"Prefect UI: {prefect_api.removesuffix('/api')}")
+    if not is_local_store(uri):
+        console.print(f"MLFLOW_TRACKING_URI points at a server; its UI is {settings.mlflow_ui_url or _masked(uri)}")
+        return
+    mlflow_bin = shutil.which("mlflow") or str(Path(sys.executable).parent / "mlflow")
+    console.print(f"MLflow UI on http://{host}:{port}  (store {uri})")
+    os.execv(mlflow_bin, [mlflow_bin, "ui", "--backend-store-uri", uri, "--host", host, "--port", str(port)])
+
+
 @app.command()
 def demo(
     days: Annotated[int, typer.Option(min=10, help="Days of demo data.")] = 60,
 ) -> None:
-    """Load the demo data into the embedded MongoDB, train each sensor's forecaster and print its
-    holdout metrics beside the naive baselines."""
+    """Load the demo data into MongoDB (the embedded server unless MONGODB_URL is set), train every
+    sensor through the `retrain_all` flow, register and promote the models, and say where to look."""
     from core import demo as demo_data
     from core.ingest import ingest_frame
-    from core.mongo import connect, read_series, to_arrays
-    from ml import Hyperparameters, PerceptronForecaster, evaluate
-    from ml.baselines import infer_season_length
-    from ml.windows import holdout_size
+    from core.mongo import connect
 
     settings = get_settings()
     url = _mongo_url(settings)
-    console.print(f"MongoDB: {url if settings.mongo_url is None else 'MONGODB_URL'}  database: {settings.mongodb_database}")
+    console.print(f"MongoDB: {url if settings.mongo_url is None else _masked(url)}  database: {settings.mongodb_database}")
     db = connect(url, settings.mongodb_timeout_ms)[settings.mongodb_database]
     with _mongo_errors(settings):
         report = ingest_frame(db, demo_data.demo_frame(days), demo_data.COLLECTION, drop=True)
     console.print(f"seeded {report.written} readings into {demo_data.COLLECTION} ({len(demo_data.SENSORS)} sensors)")
-    table = Table("series", "points", "epochs", "mae", "mse", "rmse", "mase", "naive rmse", "seasonal naive rmse")
-    for spec in demo_data.demo_series():
-        with _mongo_errors(settings):
-            series = to_arrays(read_series(db, spec))
-        window = settings.default_window_size
-        start = len(series.values) - holdout_size(len(series.values), window, settings.holdout_fraction, settings.max_holdout)
-        model = PerceptronForecaster(Hyperparameters(window_size=window, epochs=settings.default_epochs))
-        model.fit(series.values[:start])
-        m = evaluate(model, series.values, start, infer_season_length(series.step_seconds))
-        table.add_row(
-            spec.model_name, str(len(series.values)), str(model.epochs_trained),
-            *(f"{m[k]:.3f}" for k in ("mae", "mse", "rmse", "mase", "naive_rmse")),
-            f"{m.get('seasonal_naive_rmse', float('nan')):.3f}",
-        )  # fmt: skip
-    console.print(table)
+    from pipelines.flows import retrain_all
+
+    summary = retrain_all(series=[spec.to_dict() for spec in demo_data.demo_series()])
+    console.print(_metric_table(summary["results"]))
+    for name, error in summary["failed"].items():
+        err.print(f"[red]{name}[/]: {error}", highlight=False)
+    _where_to_look(settings)
+    if summary["failed"]:
+        raise typer.Exit(1)

@@ -5,6 +5,7 @@ it is set (a real mongod or Atlas), in which case every test database is created
 dropped afterwards. Nothing here mocks MongoDB, MLflow or Prefect.
 """
 
+import logging
 import os
 import tempfile
 import uuid
@@ -22,6 +23,10 @@ os.environ.setdefault("ENVIRONMENT", "test")
 from core.embedded_mongo import EmbeddedMongo  # noqa: E402
 from core.mongo import connect  # noqa: E402
 from core.settings import get_settings  # noqa: E402
+
+get_settings().configure_environment()
+# Prefect logs the stop of its temporary server at exit, after pytest has closed the streams.
+logging.raiseExceptions = False
 
 _EXTERNAL_MONGO = os.environ.get("MONGODB_URL") or os.environ.get("MLTS_MONGODB_URL")
 
@@ -67,4 +72,18 @@ def state_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("MLTS_HOME", str(home))
     get_settings.cache_clear()
     yield home
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def mlflow_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh MLflow tracking and registry store (SQLite) with its artifacts under a temp
+    MLTS_HOME; the settings point at it for the test. Returns the tracking URI."""
+    home = tmp_path / "mlts-home"
+    home.mkdir()
+    uri = f"sqlite:///{home / 'mlflow.db'}"
+    monkeypatch.setenv("MLTS_HOME", str(home))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    get_settings.cache_clear()
+    yield uri
     get_settings.cache_clear()

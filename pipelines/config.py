@@ -1,0 +1,97 @@
+"""What a training is asked to do: one series and its hyper-parameters, from the CLI, HTTP or a
+YAML file of many series for `retrain_all`."""
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from core.series import Scalar, SeriesSpec, check_collection_name, check_field_path, check_filter
+from core.settings import Settings
+from ml.forecaster import Hyperparameters
+
+
+class TrainingConfig(BaseModel):
+    """One series and how to train it; unset hyper-parameters take the DEFAULT_* settings."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    collection: str = Field(description="MongoDB collection holding the series.", examples=["sensor_readings"])
+    value_field: str = Field("value", description="Field with the numeric value (dotted for nested fields).")
+    timestamp_field: str = Field("timestamp", description="Field with the timestamp.")
+    filter: dict[str, Scalar] = Field(
+        default_factory=dict,
+        description="Equality filter selecting the series, e.g. {\"additional_features.sensor_id\": \"sensor_1\"}.",
+    )
+    limit: int | None = Field(None, ge=1, description="Train on the most recent N points only.")
+    window_size: int | None = Field(None, ge=1, le=1000, description="Values the model looks back at.")
+    epochs: int | None = Field(None, ge=1, le=1_000_000, description="Maximum epochs (early stopping ends sooner).")
+    learning_rate: float | None = Field(None, gt=0, le=1, description="Fraction of the largest stable step, in (0, 1].")
+    patience: int | None = Field(None, ge=1, le=1_000_000, description="Epochs without improvement before stopping.")
+    holdout_fraction: float | None = Field(None, gt=0, lt=1, description="Share of the series kept for evaluation.")
+    value_min: float | None = Field(None, description="Smallest plausible value; validation fails below it.")
+    value_max: float | None = Field(None, description="Largest plausible value; validation fails above it.")
+
+    @field_validator("collection")
+    @classmethod
+    def _collection(cls, value: str) -> str:
+        return check_collection_name(value)
+
+    @field_validator("value_field", "timestamp_field")
+    @classmethod
+    def _field(cls, value: str) -> str:
+        return check_field_path(value)
+
+    @field_validator("filter", mode="before")
+    @classmethod
+    def _filter(cls, value: Any) -> dict[str, Scalar]:
+        return check_filter(value)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> "TrainingConfig":
+        if self.value_min is not None and self.value_max is not None and self.value_min > self.value_max:
+            raise ValueError(f"value_min ({self.value_min}) is above value_max ({self.value_max})")
+        return self
+
+    @property
+    def spec(self) -> SeriesSpec:
+        return SeriesSpec(self.collection, self.value_field, self.timestamp_field, self.filter)
+
+    def hyperparameters(self, settings: Settings) -> Hyperparameters:
+        return Hyperparameters(
+            window_size=self.window_size or settings.default_window_size,
+            epochs=self.epochs or settings.default_epochs,
+            learning_rate=self.learning_rate or settings.default_learning_rate,
+            patience=self.patience or settings.default_patience,
+        )
+
+
+class RetrainConfig(BaseModel):
+    """The YAML file `retrain_all` reads: `defaults` apply to every entry of `series`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    defaults: dict[str, Any] = Field(default_factory=dict)
+    series: list[dict[str, Any]] = Field(min_length=1)
+
+    def trainings(self) -> list[TrainingConfig]:
+        return [TrainingConfig(**{**self.defaults, **entry}) for entry in self.series]
+
+
+class ConfigFileError(ValueError):
+    pass
+
+
+def load_retrain_config(path: str | Path) -> list[TrainingConfig]:
+    path = Path(path)
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigFileError(f"cannot read {path}: {exc}") from None
+    if not isinstance(document, dict):
+        raise ConfigFileError(f"{path} must hold a mapping with a `series` list")
+    try:
+        return RetrainConfig(**document).trainings()
+    except (ValidationError, ValueError, TypeError) as exc:
+        raise ConfigFileError(f"{path}: {exc}") from None

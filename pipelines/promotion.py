@@ -1,0 +1,135 @@
+"""Who holds the `champion` alias: a new version takes it only when there is no champion, or when
+it beats the champion on the same holdout (the champion re-scored on this training's data).
+
+Every decision is written as tags on the version and on the run, with both scores and a reason,
+so the registry itself says why it looks the way it does. Callers hold the series' training
+lock, so no two trainings move the alias at once.
+"""
+
+import logging
+import math
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from core import registry
+from core.settings import Settings
+from ml.errors import ModelFormatError
+from ml.forecaster import PerceptronForecaster
+from pipelines.training import Split, rescore
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+log = logging.getLogger(__name__)
+
+PROMOTED = "promoted"
+CHALLENGER = "challenger"
+REJECTED = "rejected"
+
+
+@dataclass(frozen=True)
+class Decision:
+    decision: str
+    reason: str
+    rmse: float
+    champion_version: str | None = None
+    champion_rmse: float | None = None
+
+    def to_dict(self) -> dict:
+        return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in asdict(self).items()}
+
+
+def decide(
+    client: "MlflowClient", settings: Settings, name: str, new_version: str, new_rmse: float, split: Split
+) -> Decision:
+    champion = registry.version_by_alias(client, name, settings.model_alias)
+    if champion is None or str(champion.version) == str(new_version):
+        return Decision(PROMOTED, f"no {settings.model_alias} yet: version {new_version} is the first", new_rmse)
+    try:
+        incumbent = registry.load_version(client, champion)
+    except (ModelFormatError, OSError, Exception) as exc:  # noqa: BLE001 - any broken champion loses
+        return Decision(
+            PROMOTED,
+            f"the {settings.model_alias} (version {champion.version}) could not be loaded ({exc}); replacing it",
+            new_rmse, str(champion.version),
+        )  # fmt: skip
+    champion_rmse = rescore(incumbent, split)
+    if not math.isfinite(champion_rmse):
+        return Decision(
+            PROMOTED,
+            f"the {settings.model_alias} (version {champion.version}, window {incumbent.window_size}) cannot score this holdout",
+            new_rmse, str(champion.version),
+        )  # fmt: skip
+    if new_rmse < champion_rmse:
+        reason = f"holdout RMSE {new_rmse:.6g} beats the {settings.model_alias}'s {champion_rmse:.6g} (version {champion.version})"
+        return Decision(PROMOTED, reason, new_rmse, str(champion.version), champion_rmse)
+    reason = (
+        f"holdout RMSE {new_rmse:.6g} does not beat the {settings.model_alias}'s {champion_rmse:.6g} "
+        f"(version {champion.version}), which stays"
+    )
+    return Decision(CHALLENGER, reason, new_rmse, str(champion.version), champion_rmse)
+
+
+def verify_registered(
+    client: "MlflowClient", settings: Settings, name: str, version: str, model: PerceptronForecaster, split: Split
+) -> str | None:
+    """Read the registered artifact back and check it predicts what the trained model does; the
+    reason it is unusable, or None. A version that fails this is never promoted."""
+    try:
+        stored = registry.load_version(client, client.get_model_version(name, version))
+    except Exception as exc:  # noqa: BLE001
+        return f"the registered model could not be read back: {exc}"
+    w = model.window_size
+    probe = np.lib.stride_tricks.sliding_window_view(split.values[-(w + 8) :], w)
+    if stored.window_size != w or not np.allclose(stored.predict(probe), model.predict(probe), rtol=1e-9, atol=1e-12):
+        return "the registered model does not predict what the trained model predicts"
+    return None
+
+
+def apply(
+    client: "MlflowClient", settings: Settings, name: str, version: str, decision: Decision, run_id: str | None, by: str
+) -> None:
+    """Move the alias as decided and tag the version (and run) with the decision."""
+    tags = {
+        registry.TAG_DECISION: decision.decision,
+        registry.TAG_REASON: decision.reason,
+        registry.TAG_RMSE: _text(decision.rmse),
+        registry.TAG_CHAMPION_RMSE: _text(decision.champion_rmse),
+        registry.TAG_CHAMPION_VERSION: decision.champion_version or "",
+    }
+    if decision.decision == PROMOTED:
+        tags[registry.TAG_PROMOTED_AT] = datetime.now(UTC).isoformat()
+        tags[registry.TAG_PROMOTED_BY] = by
+    for key, value in tags.items():
+        client.set_model_version_tag(name, version, key, value)
+        if run_id:
+            client.set_tag(run_id, key, value)
+    if decision.decision == PROMOTED:
+        client.set_registered_model_alias(name, settings.model_alias, version)
+        current = registry.version_by_alias(client, name, settings.challenger_alias)
+        if current is not None and current.version == version:
+            client.delete_registered_model_alias(name, settings.challenger_alias)
+    elif decision.decision == CHALLENGER:
+        client.set_registered_model_alias(name, settings.challenger_alias, version)
+    log.info("%s version %s: %s (%s)", name, version, decision.decision, decision.reason)
+
+
+def _text(value: float | None) -> str:
+    return "" if value is None or not math.isfinite(value) else repr(float(value))
+
+
+def promote_by_hand(client: "MlflowClient", settings: Settings, name: str, version: str) -> Decision:
+    """`mlts promote`: a person overrides the rule. The version must exist and load cleanly."""
+    model_version = client.get_model_version(name, version)
+    registry.load_version(client, model_version)
+    champion = registry.version_by_alias(client, name, settings.model_alias)
+    decision = Decision(
+        PROMOTED, "promoted by hand with `mlts promote`",
+        float(model_version.tags.get(registry.TAG_RMSE) or "nan"),
+        str(champion.version) if champion else None,
+    )  # fmt: skip
+    apply(client, settings, name, version, decision, model_version.run_id, by="mlts promote")
+    return decision

@@ -1,0 +1,39 @@
+"""Scheduled retraining: `retrain_all` as a Prefect deployment on a cron schedule.
+
+`mlts schedule` registers the deployment and serves it (a long-running process, like
+`flow.serve`): the schedule and every run it starts show in Prefect's UI and client.
+"""
+
+from pathlib import Path
+from typing import Any
+
+from pipelines.runners import TaskRunnerName
+
+DEPLOYMENT_NAME = "scheduled-retraining"
+
+
+def retraining_deployment(
+    cron: str,
+    config_path: str | Path,
+    task_runner: TaskRunnerName = "threads",
+    timezone: str = "UTC",
+    name: str = DEPLOYMENT_NAME,
+) -> Any:
+    from prefect.schedules import Cron
+
+    from pipelines.flows import retrain_all
+
+    config = Path(config_path).resolve()
+    return retrain_all.to_deployment(
+        name=name,
+        schedule=Cron(cron, timezone=timezone),
+        parameters={"config_path": str(config), "task_runner": task_runner},
+        description=f"Retrain every series of {config} on the cron schedule {cron!r} ({timezone}).",
+        tags=["mlts", "retraining"],
+    )
+
+
+def serve(cron: str, config_path: str | Path, task_runner: TaskRunnerName = "threads", timezone: str = "UTC") -> None:
+    from prefect import serve as prefect_serve
+
+    prefect_serve(retraining_deployment(cron, config_path, task_runner, timezone))

@@ -1,0 +1,210 @@
+"""Everything a training writes to MLflow: the run, its params, metrics, plots and reports, and
+the model as a pyfunc that `mlflow models serve` can serve.
+
+Runs are addressed by id through MlflowClient, so concurrent trainings in one process (the
+thread-pool `retrain_all`) never share MLflow's fluent "active run"; only the pyfunc logging
+uses it, inside the thread doing the work (MLflow keeps it thread-local).
+"""
+
+import json
+import subprocess
+import tempfile
+import time
+from functools import lru_cache
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from core import registry
+from core.series import SeriesSpec
+from core.settings import Settings
+from ml import model_format
+from ml.forecaster import Hyperparameters, PerceptronForecaster
+from ml.pyfunc import input_columns
+from pipelines import plots
+from pipelines.training import Split, data_summary
+from pipelines.validation import ValidationReport
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+TAG_STATUS = "mlts.status"
+TAG_ERROR = "mlts.error"
+TAG_VERSION = "mlts.model_version"
+_BATCH = 1000
+
+
+@lru_cache
+def code_version() -> str:
+    """The git commit mlts runs from, or its package version outside a checkout."""
+    root = Path(__file__).resolve().parent.parent
+    if (root / ".git").exists():
+        try:
+            done = subprocess.run(
+                ["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True, timeout=5
+            )
+            if done.returncode == 0 and done.stdout.strip():
+                return done.stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            pass
+    try:
+        return metadata.version("mlts")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def run_name(spec: SeriesSpec, hp: Hyperparameters) -> str:
+    return f"{spec.model_name} w{hp.window_size} {time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime())}"
+
+
+def start_run(
+    client: "MlflowClient", settings: Settings, spec: SeriesSpec, hp: Hyperparameters, source: str
+) -> tuple[str, str]:
+    """A new run in the series' experiment; returns (experiment id, run id)."""
+    experiment = registry.experiment_id(client, spec.model_name, settings)
+    run = client.create_run(
+        experiment,
+        run_name=run_name(spec, hp),
+        tags={
+            registry.TAG_SERIES: spec.model_name,
+            registry.TAG_SPEC: json.dumps(spec.to_dict(), sort_keys=True),
+            TAG_STATUS: "running",
+            "mlts.source": source,
+            "mlflow.note.content": f"Training of the forecaster for {spec.describe()}.",
+        },
+    )
+    return experiment, run.info.run_id
+
+
+def run_url(settings: Settings, experiment_id: str, run_id: str) -> str | None:
+    base = settings.mlflow_ui_url
+    if base is None and settings.tracking_uri.startswith(("http://", "https://")):
+        base = settings.tracking_uri
+    if base is None:
+        return None
+    return f"{base.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
+
+
+def log_params(client: "MlflowClient", run_id: str, params: dict[str, Any]) -> None:
+    from mlflow.entities import Param
+
+    client.log_batch(run_id, params=[Param(k, _param_text(v)) for k, v in params.items()])
+
+
+def _param_text(value: Any) -> str:
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, sort_keys=True, default=str)
+    return str(value)
+
+
+def training_params(
+    spec: SeriesSpec, hp: Hyperparameters, split: Split, settings: Settings, limit: int | None, holdout_fraction: float
+) -> dict[str, Any]:
+    """The run's params: what a person compares across retrainings. Never a URL or a secret."""
+    return {
+        "window_size": hp.window_size,
+        "epochs": hp.epochs,
+        "learning_rate": hp.learning_rate,
+        "patience": hp.patience,
+        "seed": hp.seed,
+        "collection": spec.collection,
+        "value_field": spec.value_field,
+        "timestamp_field": spec.timestamp_field,
+        "filter": dict(spec.filter),
+        "limit": limit,
+        "mongodb_database": settings.mongodb_database,
+        "holdout_fraction": holdout_fraction,
+        "interval_level": settings.interval_level,
+        "code_version": code_version(),
+        **data_summary(split),
+    }
+
+
+def log_metrics(client: "MlflowClient", run_id: str, metrics: dict[str, float], loss_history: np.ndarray) -> None:
+    """Holdout and training metrics, and the training loss per epoch as the `loss` history."""
+    from mlflow.entities import Metric
+
+    now = int(time.time() * 1000)
+    finite = [Metric(k, float(v), now, 0) for k, v in metrics.items() if np.isfinite(v)]
+    client.log_batch(run_id, metrics=finite)
+    history = [Metric("loss", float(v), now, step) for step, v in enumerate(loss_history, start=1) if np.isfinite(v)]
+    for begin in range(0, len(history), _BATCH):
+        client.log_batch(run_id, metrics=history[begin : begin + _BATCH])
+
+
+def log_validation(client: "MlflowClient", run_id: str, report: ValidationReport) -> None:
+    client.log_dict(run_id, report.to_dict(), "validation/report.json")
+    client.log_text(run_id, report.summary() + "\n", "validation/summary.txt")
+
+
+def log_artifacts(
+    client: "MlflowClient", run_id: str, spec: SeriesSpec, model: PerceptronForecaster, split: Split, holdout: np.ndarray
+) -> None:
+    """The loss curve, the holdout forecast against the actual values, and the model JSON."""
+    with tempfile.TemporaryDirectory(prefix="mlts-artifacts-") as folder:
+        folder_path = Path(folder)
+        plots.loss_curve(model.loss_history, folder_path / "loss_curve.png", f"{spec.model_name}: training loss")
+        start = split.start
+        lower, upper = model.bounds(holdout[:, None])
+        context = max(0, start - 3 * split.holdout_points)
+        plots.holdout_forecast(
+            split.timestamps[start:], split.values[start:], holdout, lower[:, 0], upper[:, 0],
+            folder_path / "holdout_forecast.png",
+            f"{spec.model_name}: holdout, {model.intervals.level:.0%} interval" if model.intervals else spec.model_name,
+            context=(split.timestamps[context:start], split.values[context:start]),
+        )  # fmt: skip
+        model_format.save(model, folder_path / "model.json")
+        for name in ("loss_curve.png", "holdout_forecast.png"):
+            client.log_artifact(run_id, str(folder_path / name), "plots")
+        client.log_artifact(run_id, str(folder_path / "model.json"))
+
+
+def log_pyfunc(run_id: str, model: PerceptronForecaster, split: Split, settings: Settings) -> str:
+    """The model as an MLflow pyfunc (our numpy code, the JSON as its data), with a signature and
+    an input example taken from the series' last windows. Returns the model URI."""
+    import mlflow
+    import pandas as pd
+    from mlflow.models import infer_signature
+
+    import ml
+
+    w = model.window_size
+    columns = input_columns(w)
+    recent = np.lib.stride_tricks.sliding_window_view(split.values[-(w + 2) :], w)[-3:]
+    example = pd.DataFrame(recent, columns=columns)
+    signature = infer_signature(example, model.predict(recent), params={"horizon": 1})
+    with tempfile.TemporaryDirectory(prefix="mlts-pyfunc-") as folder:
+        data = model_format.save(model, Path(folder) / model_format.FILE_NAME)
+        mlflow.set_tracking_uri(settings.tracking_uri)
+        mlflow.set_registry_uri(settings.tracking_uri)
+        with mlflow.start_run(run_id=run_id):
+            info = mlflow.pyfunc.log_model(
+                name=registry.MODEL_ARTIFACT,
+                loader_module="ml.pyfunc",
+                data_path=str(data),
+                code_paths=[str(Path(ml.__file__).parent)],
+                signature=signature,
+                input_example=example,
+                pip_requirements=_requirements(),
+            )
+    return info.model_uri
+
+
+def _requirements() -> list[str]:
+    wanted = ("mlflow", "numpy", "pandas")
+    found = []
+    for name in wanted:
+        try:
+            found.append(f"{name}=={metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            found.append(name)
+    return found
+
+
+def finish(client: "MlflowClient", run_id: str, status: str, tags: dict[str, str]) -> None:
+    for key, value in tags.items():
+        client.set_tag(run_id, key, value[:5000])
+    client.set_terminated(run_id, "FINISHED" if status == "succeeded" else "FAILED")
+    client.set_tag(run_id, TAG_STATUS, status)

@@ -1,0 +1,152 @@
+"""Great Expectations checks that a series can be trained on, with a report people can read.
+
+The suite is built in code (GX Core 1.x, ephemeral context: nothing written to disk) against
+the frame `core.mongo.frame_from_documents` makes: the stored `timestamp` and `value` as they
+came from Mongo, and their converted columns `timestamp_utc` and `value_float`.
+"""
+
+import logging
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from core.mongo import TIMESTAMP, TIMESTAMP_UTC, VALUE, VALUE_FLOAT
+from core.series import SeriesSpec
+
+log = logging.getLogger(__name__)
+
+NUMERIC_TYPES = ["int", "float", "Int64", "Decimal128", "int64", "float64", "int32", "float32"]
+_FINITE = 1.7976931348623157e308
+_EXAMPLES = 5
+
+
+class ValidationFailed(ValueError):
+    """The series broke one or more expectations; the message lists each with counts and examples."""
+
+    def __init__(self, report: "ValidationReport"):
+        super().__init__(report.summary())
+        self.report = report
+
+
+@dataclass
+class ValidationReport:
+    series: str
+    success: bool
+    rows: int
+    failures: list[dict[str, Any]] = field(default_factory=list)
+    result: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        if self.success:
+            return f"{self.series}: all expectations met on {self.rows} rows"
+        lines = [f"validation of {self.series} failed ({len(self.failures)} of {len(self.result.get('results', []))} expectations):"]
+        lines += [f"- {failure['message']}" for failure in self.failures]
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"series": self.series, "success": self.success, "rows": self.rows, "failures": self.failures, "great_expectations": self.result}
+
+
+def _suite(window_size: int, min_points: int, bounds: tuple[float | None, float | None]) -> Any:
+    """Each expectation carries, in its meta, the sentence a failure report shows."""
+    import great_expectations as gx
+    import great_expectations.expectations as gxe
+
+    def add(expectation: Any, meaning: str) -> None:
+        expectation.meta = {"meaning": meaning}
+        suite.add_expectation(expectation)
+
+    suite = gx.ExpectationSuite(name="mlts-series")
+    add(gxe.ExpectColumnValuesToNotBeNull(column=TIMESTAMP), "timestamp field missing or null")
+    add(gxe.ExpectColumnValuesToNotBeNull(column=VALUE), "value field missing, null or NaN")
+    add(gxe.ExpectColumnValuesToBeInTypeList(column=VALUE, type_list=NUMERIC_TYPES), "value is not a number")
+    add(gxe.ExpectColumnValuesToBeBetween(column=VALUE_FLOAT, min_value=-_FINITE, max_value=_FINITE), "value is infinite")
+    add(gxe.ExpectColumnValuesToNotBeNull(column=TIMESTAMP_UTC), "timestamp cannot be parsed as a date")
+    add(gxe.ExpectColumnValuesToBeUnique(column=TIMESTAMP_UTC), "duplicate timestamps")
+    add(gxe.ExpectColumnValuesToBeIncreasing(column=TIMESTAMP_UTC, strictly=True), "timestamps not strictly increasing")
+    add(
+        gxe.ExpectTableRowCountToBeBetween(min_value=min_points),
+        f"too few points: window_size={window_size} plus the holdout needs at least {min_points}",
+    )
+    low, high = bounds
+    if low is not None or high is not None:
+        add(
+            gxe.ExpectColumnValuesToBeBetween(column=VALUE_FLOAT, min_value=low, max_value=high),
+            f"value outside the series' bounds [{low}, {high}]",
+        )
+    return suite
+
+
+def _failure(result: Any, frame: pd.DataFrame) -> dict[str, Any]:
+    config = result.expectation_config
+    meaning = (config.meta or {}).get("meaning", config.type)
+    details = result.result or {}
+    column = config.kwargs.get("column")
+    entry: dict[str, Any] = {"expectation": config.type, "column": column, "meaning": meaning}
+    if "observed_value" in details and "unexpected_count" not in details:
+        entry["observed"] = details["observed_value"]
+        entry["message"] = f"{meaning} (got {details['observed_value']})"
+        return entry
+    count = int(details.get("unexpected_count") or 0)
+    indexes = list(details.get("unexpected_index_list") or [])[:_EXAMPLES]
+    examples = []
+    for index in indexes:
+        row = frame.loc[index] if index in frame.index else None
+        if row is not None:
+            examples.append({"timestamp": _plain(row[TIMESTAMP]), "value": _plain(row[VALUE])})
+    if not examples:
+        examples = [{"value": _plain(v)} for v in (details.get("partial_unexpected_list") or [])[:_EXAMPLES]]
+    entry.update(unexpected_count=count, examples=examples)
+    shown = ", ".join(_example_text(e) for e in examples)
+    entry["message"] = f"{meaning}: {count} of {len(frame)} rows" + (f", e.g. {shown}" if shown else "")
+    return entry
+
+
+def _plain(value: Any) -> Any:
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    return str(value)
+
+
+def _example_text(example: dict[str, Any]) -> str:
+    if "timestamp" in example:
+        return f"(timestamp={example['timestamp']!r}, value={example['value']!r})"
+    return repr(example["value"])
+
+
+def validate_series(
+    frame: pd.DataFrame,
+    spec: SeriesSpec,
+    window_size: int,
+    min_points: int,
+    bounds: tuple[float | None, float | None] = (None, None),
+) -> ValidationReport:
+    """Run the suite on the loaded frame. Never raises for bad data: the report says what failed."""
+    import great_expectations as gx
+
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    checked = frame[[TIMESTAMP, VALUE, TIMESTAMP_UTC, VALUE_FLOAT]].copy()
+    checked[TIMESTAMP_UTC] = checked[TIMESTAMP_UTC].astype("datetime64[ns, UTC]")
+    batch = (
+        context.data_sources.add_pandas("mongo")
+        .add_dataframe_asset(spec.model_name)
+        .add_batch_definition_whole_dataframe("all")
+        .get_batch(batch_parameters={"dataframe": checked})
+    )
+    suite = _suite(window_size, min_points, bounds)
+    outcome = batch.validate(suite, result_format={"result_format": "COMPLETE", "partial_unexpected_count": _EXAMPLES})
+    failures = [_failure(result, checked) for result in outcome.results if not result.success]
+    report = ValidationReport(
+        series=spec.describe(), success=bool(outcome.success), rows=len(checked), failures=failures, result=outcome.to_json_dict()
+    )
+    log.info(report.summary())
+    return report

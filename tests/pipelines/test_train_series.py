@@ -1,0 +1,141 @@
+"""`train_series` end to end on the real stack: embedded Mongo, MLflow on a temp SQLite store,
+Prefect in ephemeral mode."""
+
+import json
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+
+from core import registry
+from core.settings import get_settings
+from ml import model_format
+from ml.pyfunc import input_columns
+from pipelines.flows import train_series
+from pipelines.validation import ValidationFailed
+from tests.pipelines.conftest import daily_series
+
+NAME = "readings.value.sensor_id-s1"
+FILTER = {"additional_features.sensor_id": "s1"}
+
+PARAMS = {
+    "window_size", "epochs", "learning_rate", "patience", "collection", "value_field", "timestamp_field", "filter",
+    "data_start", "data_end", "rows", "train_points", "holdout_points", "code_version", "holdout_fraction",
+}  # fmt: skip
+METRICS = {
+    "mae", "mse", "rmse", "mase", "final_loss", "training_samples", "epochs_trained", "naive_mae", "naive_rmse",
+    "naive_mse", "naive_mase", "seasonal_naive_rmse", "seasonal_naive_mae", "loss",
+}  # fmt: skip
+
+
+def _artifacts(client, run_id: str, path: str = "") -> set[str]:
+    found = set()
+    for item in client.list_artifacts(run_id, path):
+        found |= _artifacts(client, run_id, item.path) if item.is_dir else {item.path}
+    return found
+
+
+def test_first_training_registers_a_champion_with_everything_logged(mongo_db, mlflow_store, seed_series) -> None:
+    seed_series()
+    outcome = train_series(collection="readings", filter=FILTER, window_size=12)
+    assert outcome["status"] == "succeeded" and outcome["decision"] == "promoted" and outcome["version"] == "1"
+    assert outcome["model_name"] == NAME
+
+    settings = get_settings()
+    client = registry.client(settings)
+    run = client.get_run(outcome["run_id"])
+    assert PARAMS <= set(run.data.params)
+    assert run.data.params["window_size"] == "12" and json.loads(run.data.params["filter"]) == FILTER
+    assert "mongodb://" not in json.dumps(run.data.params)
+    assert METRICS <= set(run.data.metrics)
+    history = client.get_metric_history(outcome["run_id"], "loss")
+    assert len(history) == run.data.metrics["epochs_trained"] and [m.step for m in history[:3]] == [1, 2, 3]
+    assert {"plots/loss_curve.png", "plots/holdout_forecast.png", "validation/report.json", "model.json"} <= _artifacts(
+        client, outcome["run_id"]
+    )
+    assert run.info.run_name.startswith(f"{NAME} w12 ") and run.info.status == "FINISHED"
+    assert run.data.tags["mlts.decision"] == "promoted" and run.data.tags["mlts.status"] == "succeeded"
+    assert client.get_experiment(run.info.experiment_id).name == NAME
+
+    model = client.get_registered_model(NAME)
+    assert "readings.value where additional_features.sensor_id=s1" in model.description
+    version = client.get_model_version_by_alias(NAME, "champion")
+    assert str(version.version) == "1" and version.tags["mlts.decision"] == "promoted"
+    assert version.tags["mlts.reason"] and version.description
+
+    # The pyfunc served by MLflow predicts what the JSON model predicts.
+    json_model = registry.load_version(client, version)
+    pyfunc = mlflow.pyfunc.load_model(f"models:/{NAME}@champion")
+    windows = np.lib.stride_tricks.sliding_window_view(daily_series()[:100], 12)
+    frame = pd.DataFrame(windows, columns=input_columns(12))
+    np.testing.assert_allclose(np.asarray(pyfunc.predict(frame)).ravel(), json_model.predict(windows), rtol=1e-12)
+    local = Path(mlflow.artifacts.download_artifacts(f"runs:/{outcome['run_id']}/model.json"))
+    assert model_format.load(local).weights.tolist() == json_model.weights.tolist()
+
+
+def test_champion_moves_only_to_a_better_version(mongo_db, mlflow_store, seed_series) -> None:
+    seed_series()
+    first = train_series(collection="readings", filter=FILTER, window_size=12, epochs=1)
+    assert first["decision"] == "promoted"
+    better = train_series(collection="readings", filter=FILTER, window_size=12)
+    assert better["decision"] == "promoted" and better["champion_version"] == "1"
+    assert better["rmse"] < better["champion_rmse"]
+    worse = train_series(collection="readings", filter=FILTER, window_size=12, epochs=1)
+    assert worse["decision"] == "challenger" and worse["champion_version"] == "2"
+    assert worse["champion_rmse"] == pytest.approx(better["rmse"], rel=1e-9)
+
+    client = registry.client(get_settings())
+    assert str(client.get_model_version_by_alias(NAME, "champion").version) == "2"
+    assert str(client.get_model_version_by_alias(NAME, "challenger").version) == "3"
+    tags = client.get_model_version(NAME, "3").tags
+    assert tags["mlts.decision"] == "challenger" and "does not beat" in tags["mlts.reason"]
+    assert float(tags["mlts.champion_rmse"]) == pytest.approx(better["rmse"])
+    assert client.get_run(worse["run_id"]).data.tags["mlts.decision"] == "challenger"
+
+
+@pytest.mark.parametrize(
+    ("breakage", "named"),
+    [
+        ("nan", "value field missing, null or NaN: 3 of"),
+        ("duplicates", "duplicate timestamps"),
+        ("few", "too few points"),
+        ("text", "value is not a number: 2 of"),
+    ],
+)
+def test_bad_series_fails_validation_and_registers_nothing(mongo_db, mlflow_store, seed_series, breakage, named) -> None:
+    docs = seed_series("good")
+    broken = [dict(d) for d in docs]
+    if breakage == "nan":
+        # NaN as the embedded server (JSON storage) and most writers store it: null, or no field.
+        broken[10]["value"] = broken[20]["value"] = None
+        del broken[30]["value"]
+    elif breakage == "duplicates":
+        broken[41]["timestamp"] = broken[40]["timestamp"]
+    elif breakage == "few":
+        broken = broken[:30]
+    elif breakage == "text":
+        broken[5]["value"] = "n/a"
+        broken[6]["value"] = "12,5"
+    mongo_db.broken.insert_many(broken)
+
+    state = train_series(collection="broken", filter=FILTER, window_size=12, return_state=True)
+    assert state.is_failed()
+    error = state.result(raise_on_failure=False)
+    assert isinstance(error, ValidationFailed) and named in str(error)
+
+    client = registry.client(get_settings())
+    assert client.search_registered_models() == []
+    runs = client.search_runs([client.get_experiment_by_name("broken.value.sensor_id-s1").experiment_id])
+    assert len(runs) == 1 and runs[0].info.status == "FAILED"
+    assert named.split(":")[0] in runs[0].data.tags["mlts.error"]
+    assert "validation/report.json" in _artifacts(client, runs[0].info.run_id)
+
+
+def test_missing_collection_fails_with_the_collections_there_are(mongo_db, mlflow_store, seed_series) -> None:
+    seed_series()
+    state = train_series(collection="nowhere", return_state=True)
+    assert state.is_failed()
+    assert "collection 'nowhere' does not exist" in str(state.result(raise_on_failure=False))
+    assert "readings" in str(state.result(raise_on_failure=False))
