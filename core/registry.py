@@ -8,6 +8,7 @@ import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 from typing import TYPE_CHECKING
 
 from core.settings import Settings
@@ -60,6 +61,17 @@ def experiment_id(mlflow_client: "MlflowClient", name: str, settings: Settings) 
         if existing is None:
             raise
         return existing.experiment_id
+
+
+def run_url(settings: Settings, experiment_id: str, run_id: str) -> str | None:
+    """The run's page in the MLflow UI (MLFLOW_UI_URL, or the tracking server when it is http)."""
+    base = settings.mlflow_ui_url
+    if base is None and settings.tracking_uri.startswith(("http://", "https://")):
+        parts = urlsplit(settings.tracking_uri)
+        base = urlunsplit((parts.scheme, parts.hostname + (f":{parts.port}" if parts.port else ""), parts.path, "", ""))
+    if base is None:
+        return None
+    return f"{base.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
 
 
 def version_by_alias(mlflow_client: "MlflowClient", name: str, alias: str) -> "ModelVersion | None":

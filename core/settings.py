@@ -67,6 +67,35 @@ class Settings(BaseSettings):
         "TRAINING_LOCK_TTL_SECONDS", 3600, "After this long a training lock left by a dead process is broken.", ge=1
     )
 
+    # API
+    host: str = _env("HOST", "0.0.0.0", "Interface `mlts serve` listens on.")
+    port: int = _env("PORT", 8000, "Port `mlts serve` listens on (cloud platforms set PORT).", ge=1, le=65535)
+    workers: int = _env("WORKERS", 1, "uvicorn worker processes of `mlts serve`.", ge=1, le=64)
+    api_key: SecretStr | None = _env("API_KEY", None, "Key required in X-API-Key by routes that write; required in production.")
+    cors_origins: Annotated[list[str], NoDecode] = _env(
+        "CORS_ORIGINS", [], "Comma-separated origins allowed by CORS (none by default; never '*' with credentials)."
+    )
+    model_name: str | None = _env("MODEL_NAME", None, "Model /predict uses when a request names none; unset: the most recently promoted.")
+    model_refresh_seconds: float = _env("MODEL_REFRESH_SECONDS", 30.0, "How often the API checks the registry for a moved alias.", gt=0)
+    max_points: int = _env("MAX_POINTS", 100_000, "Most points one /predict request may send.", ge=1)
+    max_horizon: int = _env("MAX_HORIZON", 1000, "Most steps one forecast may ask for.", ge=1)
+    max_batch_windows: int = _env("MAX_BATCH_WINDOWS", 100_000, "Most windows one /predict/batch request may send.", ge=1)
+    max_body_bytes: int = _env("MAX_BODY_BYTES", 16 * 1024 * 1024, "Largest request body accepted.", ge=1024)
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    def check_for_serving(self) -> None:
+        """What the API refuses to start without."""
+        if self.environment == "production" and self.api_key is None:
+            raise ValueError("ENVIRONMENT=production requires API_KEY: set it to a long random string")
+        if "*" in self.cors_origins:
+            raise ValueError("CORS_ORIGINS='*' is not allowed; list the origins that may call the API")
+
     def configure_environment(self) -> None:
         """Point MLflow, Prefect, Great Expectations and matplotlib at MLTS_HOME before they are
         imported, and switch off their telemetry (there is no network to send it to)."""

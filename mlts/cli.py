@@ -425,6 +425,30 @@ def ui(
 
 
 @app.command()
+def serve(
+    port: Annotated[int | None, typer.Option(help="Port (default PORT, 8000).")] = None,
+    host: Annotated[str | None, typer.Option(help="Interface (default HOST, 0.0.0.0).")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="Worker processes (default WORKERS, 1).")] = None,
+    access_log: Annotated[bool, typer.Option(help="Log every request.")] = True,
+) -> None:
+    """Run the REST API with uvicorn: it serves the champion of every registered model and
+    follows the alias when it moves. Docs at /docs."""
+    import uvicorn
+
+    settings = get_settings()
+    try:
+        settings.check_for_serving()
+    except ValueError as exc:
+        _fail(str(exc))
+    port, host, workers = port or settings.port, host or settings.host, workers or settings.workers
+    console.print(f"mlts API on http://{host}:{port}  (docs: /docs, {workers} worker{'s' if workers > 1 else ''})")
+    uvicorn.run(
+        "serving.app:create_app", factory=True, host=host, port=port, workers=workers,
+        log_level=settings.log_level.lower(), access_log=access_log, proxy_headers=True, forwarded_allow_ips="*",
+    )  # fmt: skip
+
+
+@app.command()
 def demo(
     days: Annotated[int, typer.Option(min=10, help="Days of demo data.")] = 60,
 ) -> None:

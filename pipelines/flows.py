@@ -221,7 +221,7 @@ def _train(
         "model_name": spec.model_name,
         "run_id": run_id,
         "experiment_id": experiment_id,
-        "run_url": tracking.run_url(settings, experiment_id, run_id),
+        "run_url": registry.run_url(settings, experiment_id, run_id),
         "version": version,
         **decision.to_dict(),
         "metrics": {k: v for k, v in metrics.items() if math.isfinite(v)},

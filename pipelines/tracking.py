@@ -78,15 +78,6 @@ def start_run(
     return experiment, run.info.run_id
 
 
-def run_url(settings: Settings, experiment_id: str, run_id: str) -> str | None:
-    base = settings.mlflow_ui_url
-    if base is None and settings.tracking_uri.startswith(("http://", "https://")):
-        base = settings.tracking_uri
-    if base is None:
-        return None
-    return f"{base.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
-
-
 def log_params(client: "MlflowClient", run_id: str, params: dict[str, Any]) -> None:
     from mlflow.entities import Param
 

@@ -145,6 +145,12 @@ def validate_series(
     suite = _suite(window_size, min_points, bounds)
     outcome = batch.validate(suite, result_format={"result_format": "COMPLETE", "partial_unexpected_count": _EXAMPLES})
     failures = [_failure(result, checked) for result in outcome.results if not result.success]
+    for failure in failures:
+        if failure["meaning"] == "duplicate timestamps" and not spec.filter:
+            failure["message"] += (
+                "; if the collection holds several series, select one with a filter "
+                "such as additional_features.sensor_id=<id>"
+            )
     report = ValidationReport(
         series=spec.describe(), success=bool(outcome.success), rows=len(checked), failures=failures, result=outcome.to_json_dict()
     )

@@ -87,3 +87,16 @@ def mlflow_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     get_settings.cache_clear()
     yield uri
     get_settings.cache_clear()
+
+
+@pytest.fixture
+def seed_series(mongo_db):
+    """Write a series into a collection of the test database and return its documents."""
+    from tests.series_data import daily_series, documents
+
+    def seed(collection: str = "readings", values=None, sensor: str = "s1", **kwargs) -> list[dict]:
+        docs = documents(daily_series() if values is None else values, sensor, **kwargs)
+        mongo_db[collection].insert_many([dict(d) for d in docs], ordered=False)
+        return docs
+
+    return seed

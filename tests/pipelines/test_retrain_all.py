@@ -12,7 +12,7 @@ from core.settings import get_settings
 from pipelines.config import ConfigFileError, load_retrain_config
 from pipelines.flows import retrain_all
 from pipelines.schedule import retraining_deployment
-from tests.pipelines.conftest import daily_series
+from tests.series_data import daily_series
 
 GOOD = [
     {"collection": "readings", "filter": {"additional_features.sensor_id": f"s{i}"}, "window_size": 12} for i in (1, 2, 3)

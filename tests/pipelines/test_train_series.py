@@ -15,7 +15,7 @@ from ml import model_format
 from ml.pyfunc import input_columns
 from pipelines.flows import train_series
 from pipelines.validation import ValidationFailed
-from tests.pipelines.conftest import daily_series
+from tests.series_data import daily_series
 
 NAME = "readings.value.sensor_id-s1"
 FILTER = {"additional_features.sensor_id": "s1"}

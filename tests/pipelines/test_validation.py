@@ -5,7 +5,7 @@ import numpy as np
 from core.mongo import frame_from_documents
 from core.series import SeriesSpec
 from pipelines.validation import validate_series
-from tests.pipelines.conftest import documents
+from tests.series_data import documents
 
 SPEC = SeriesSpec("readings")
 

@@ -1,0 +1,93 @@
+"""Prometheus metrics and the one ASGI middleware of the app.
+
+The middleware is pure ASGI (no BaseHTTPMiddleware: it would copy every body through a task
+group) and does three cheap things per request: refuse bodies over MAX_BODY_BYTES before they
+are read, time the request, and count it under its route template (`/train/{run_id}`, not the
+raw path, so the label set stays small).
+"""
+
+import time
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+REQUESTS = Counter("mlts_http_requests_total", "HTTP requests by route and status.", ["method", "route", "status"], registry=REGISTRY)
+LATENCY = Histogram(
+    "mlts_http_request_duration_seconds", "Request latency by route.", ["method", "route"], registry=REGISTRY,
+    buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)  # fmt: skip
+PREDICTIONS = Counter(
+    "mlts_predictions_total", "Forecasts served, per model version.", ["model", "version"], registry=REGISTRY
+)
+MODEL_RELOADS = Counter("mlts_model_reloads_total", "Model versions loaded from the registry.", ["model"], registry=REGISTRY)
+MODEL_LOAD_FAILURES = Counter(
+    "mlts_model_load_failures_total", "Versions that failed to load (the old one kept serving).", ["model"], registry=REGISTRY
+)
+MODELS_LOADED = Gauge("mlts_models_loaded", "Models in memory.", registry=REGISTRY)
+
+_TOO_LARGE = b'{"detail":"request body too large: the limit is %d bytes (MAX_BODY_BYTES)"}'
+
+
+class ObservabilityMiddleware:
+    def __init__(self, app: Any, max_body_bytes: int):
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = [500]
+        limit = self.max_body_bytes
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                if not value.isdigit() or int(value) > limit:
+                    await _reply_too_large(send, limit)
+                    _observe(scope, 413, started)
+                    return
+                break
+        received = [0]
+
+        async def limited_receive() -> dict:
+            message = await receive()
+            if message["type"] == "http.request":
+                received[0] += len(message.get("body", b""))
+                if received[0] > limit:
+                    raise _BodyTooLarge()
+            return message
+
+        async def observed_send(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, observed_send)
+        except _BodyTooLarge:
+            await _reply_too_large(send, limit)
+            status[0] = 413
+        _observe(scope, status[0], started)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+async def _reply_too_large(send: Any, limit: int) -> None:
+    body = _TOO_LARGE % limit
+    await send(
+        {"type": "http.response.start", "status": 413,
+         "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]}
+    )  # fmt: skip
+    await send({"type": "http.response.body", "body": body})
+
+
+def _observe(scope: dict, status: int, started: float) -> None:
+    route = scope.get("route")
+    template = getattr(route, "path", None) or "unmatched"
+    method = scope.get("method", "")
+    REQUESTS.labels(method, template, str(status)).inc()
+    LATENCY.labels(method, template).observe(time.perf_counter() - started)
