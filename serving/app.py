@@ -8,6 +8,7 @@ or MLflow is on other routes, and the app starts (and says so in /health) withou
 import asyncio
 import hmac
 import logging
+import os
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -92,6 +93,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     settings.check_for_serving()
     settings.configure_environment()
+    # A registry that is down must not hold a refresh for minutes (MLflow's default: 7 retries
+    # with exponential backoff); the poller tries again on its next tick anyway.
+    for name, value in {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+                        "MLFLOW_HTTP_REQUEST_TIMEOUT": "15"}.items():  # fmt: skip
+        os.environ.setdefault(name, value)
     store = ModelStore(settings)
     database = Database(settings)
     trainings = Trainings()
