@@ -430,17 +430,26 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Interface (default HOST, 0.0.0.0).")] = None,
     workers: Annotated[int | None, typer.Option(min=1, help="Worker processes (default WORKERS, 1).")] = None,
     access_log: Annotated[bool, typer.Option(help="Log every request.")] = True,
+    background: Annotated[bool, typer.Option("--background", help="Start it detached (log in MLTS_HOME/api.log) and return.")] = False,
+    stop: Annotated[bool, typer.Option("--stop", help="Stop the API started with --background.")] = False,
 ) -> None:
     """Run the REST API with uvicorn: it serves the champion of every registered model and
     follows the alias when it moves. Docs at /docs."""
     import uvicorn
 
     settings = get_settings()
+    if stop:
+        console.print("stopped the background API" if _stop_background_api(settings) else "no background API was running")
+        return
     try:
         settings.check_for_serving()
     except ValueError as exc:
         _fail(str(exc))
     port, host, workers = port or settings.port, host or settings.host, workers or settings.workers
+    if background:
+        url = _start_background_api(settings, host, port, workers)
+        console.print(f"mlts API running in the background at {url} (log: {settings.home / 'api.log'}); stop it with `mlts serve --stop`")
+        return
     console.print(f"mlts API on http://{host}:{port}  (docs: /docs, {workers} worker{'s' if workers > 1 else ''})")
     uvicorn.run(
         "serving.app:create_app", factory=True, host=host, port=port, workers=workers,
@@ -448,12 +457,93 @@ def serve(
     )  # fmt: skip
 
 
+def _api_state(settings: Settings) -> Path:
+    return settings.home.resolve() / "api.json"
+
+
+def _stop_background_api(settings: Settings) -> bool:
+    import json
+    import signal
+
+    state = _api_state(settings)
+    if not state.exists():
+        return False
+    info = json.loads(state.read_text())
+    state.unlink()
+    try:
+        os.killpg(info["pid"], signal.SIGTERM)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+def _start_background_api(settings: Settings, host: str, port: int, workers: int) -> str:
+    """`mlts serve` detached in its own session; waits until /health answers."""
+    import json
+    import subprocess
+    import time
+
+    import httpx
+
+    from core.embedded_mongo import free_port
+
+    _stop_background_api(settings)
+    probe = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    try:
+        httpx.get(f"http://{probe}:{port}/health", timeout=0.5)
+        port = free_port()
+    except httpx.HTTPError:
+        pass
+    settings.home.mkdir(parents=True, exist_ok=True)
+    log = (settings.home / "api.log").open("ab")
+    command = [str(Path(sys.executable).parent / "mlts"), "serve", "--host", host, "--port", str(port), "--workers", str(workers)]
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://{probe}:{port}"
+    _api_state(settings).write_text(json.dumps({"pid": process.pid, "url": url}))
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            _fail(f"the API exited at start; see {settings.home / 'api.log'}")
+        try:
+            if httpx.get(f"{url}/ready", timeout=1).status_code == 200:
+                return url
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    return url
+
+
+def _show_api(url: str, sample: dict) -> None:
+    import json
+
+    import httpx
+
+    answer = httpx.post(f"{url}/predict", json=sample, timeout=30)
+    console.print(f"\nPOST {url}/predict  ({len(sample['data'])} points of {sample['model']}) →", highlight=False)
+    body = answer.json()
+    console.print_json(json.dumps({k: body[k] for k in ("prediction", "predictions", "model") if k in body} or body))
+    console.print(
+        "\nTry it:\n"
+        f"  open {url}/docs\n"
+        f"  curl -s {url}/health\n"
+        f"  curl -s {url}/model/info\n"
+        f"  curl -s -X POST {url}/predict -H 'Content-Type: application/json' \\\n"
+        f"       -d '{{\"collection_name\": \"sensor_readings\", \"filter\": {{\"additional_features.sensor_id\": \"temp_office\"}}, \"horizon\": 6}}'\n"
+        f"  curl -s -X POST {url}/train -H 'Content-Type: application/json' \\\n"
+        f"       -d '{{\"collection_name\": \"sensor_readings\", \"filter\": {{\"additional_features.sensor_id\": \"power_plant\"}}}}'\n"
+        "Stop the API with `mlts serve --stop`.",
+        highlight=False,
+    )
+
+
 @app.command()
 def demo(
     days: Annotated[int, typer.Option(min=10, help="Days of demo data.")] = 60,
+    serve_api: Annotated[bool, typer.Option("--serve/--no-serve", help="End by starting the API in the background.")] = True,
 ) -> None:
     """Load the demo data into MongoDB (the embedded server unless MONGODB_URL is set), train every
-    sensor through the `retrain_all` flow, register and promote the models, and say where to look."""
+    sensor through the `retrain_all` flow, register and promote the models, then start the API in
+    the background, send it one prediction and print the commands to try."""
     from core import demo as demo_data
     from core.ingest import ingest_frame
     from core.mongo import connect
@@ -474,3 +564,13 @@ def demo(
     _where_to_look(settings)
     if summary["failed"]:
         raise typer.Exit(1)
+    if serve_api:
+        url = _start_background_api(settings, "127.0.0.1", settings.port, 1)
+        console.print(f"\nmlts API running in the background at {url} (log: {settings.home / 'api.log'})")
+        frame = demo_data.demo_frame(days)
+        recent = frame[frame["sensor_id"] == "temp_office"].tail(48)
+        sample = {
+            "data": [{"timestamp": t, "value": float(v)} for t, v in zip(recent["timestamp"], recent["value"])],
+            "horizon": 3, "model": demo_data.demo_series()[0].model_name,
+        }  # fmt: skip
+        _show_api(url, sample)

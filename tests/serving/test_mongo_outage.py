@@ -1,0 +1,55 @@
+"""The API while its MongoDB server stops and comes back: no restart needed."""
+
+import time
+
+from core.embedded_mongo import EmbeddedMongo, free_port
+from core.mongo import connect
+from tests.series_data import daily_series, documents
+
+POINTS = [{"timestamp": 1_706_745_600_000 + i * 3_600_000, "value": float(v)} for i, v in enumerate(daily_series()[-24:])]
+
+
+def _until(check, timeout: float = 20.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_api_survives_mongo_stopping_and_recovers_when_it_returns(tmp_path, mlflow_store, make_client, monkeypatch) -> None:
+    from pipelines.flows import train_series
+
+    port = free_port()
+    server = EmbeddedMongo(tmp_path / "mongo", port=port).start()
+    try:
+        monkeypatch.setenv("MONGODB_URL", server.url)
+        monkeypatch.setenv("MONGODB_DATABASE", "outage")
+        connect(server.url).outage.readings.insert_many(documents(daily_series()))
+        from core.settings import get_settings
+
+        get_settings.cache_clear()
+        assert train_series(collection="readings", window_size=12)["decision"] == "promoted"
+        api = make_client(MONGODB_TIMEOUT_MS="500")
+        assert api.get("/health").json()["database"] == "connected"
+
+        server.stop()
+        health = api.get("/health").json()
+        assert health["database"] == "disconnected" and health["status"] == "degraded" and health["model_loaded"]
+        assert api.post("/predict", json={"data": POINTS}).status_code == 200
+        for path in ("/database/test", "/collections", "/collections/readings/info"):
+            response = api.get(path)
+            assert response.status_code == 503, (path, response.text)
+            assert "not answering" in response.json()["detail"]
+        from_mongo = api.post("/predict", json={"collection_name": "readings"})
+        assert from_mongo.status_code == 503
+        training = api.post("/train", json={"collection_name": "readings", "window_size": 12})
+        assert training.status_code == 503 and "not answering" in training.json()["detail"]
+
+        server = EmbeddedMongo(tmp_path / "mongo", port=port).start()
+        assert _until(lambda: api.get("/health").json()["database"] == "connected")
+        assert api.get("/database/test").status_code == 200
+        assert api.post("/predict", json={"collection_name": "readings"}).status_code == 200
+    finally:
+        server.stop()
