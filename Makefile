@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install demo test lock clean
+.PHONY: install demo test lock clean bench
 
 install: $(STAMP)
 
@@ -30,3 +30,7 @@ lock:
 
 clean:
 	rm -rf $(VENV) .mlts .pytest_cache
+
+# Benchmarks against mlflow models serve, a bare Starlette app, lstsq and bare pymongo; writes bench/results.md.
+bench: install
+	$(BIN)/python -m bench.run

@@ -10,6 +10,7 @@ import logging
 import math
 import os
 import socket
+import time
 from typing import Any
 
 from prefect import flow, get_run_logger, task
@@ -202,18 +203,35 @@ def _train(
     db: Database, client: Any, settings: Settings, config: TrainingConfig, spec: SeriesSpec, hp: Hyperparameters,
     fraction: float, experiment_id: str, run_id: str,
 ) -> dict[str, Any]:  # fmt: skip
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(step: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[step] = round(now - clock, 4)
+        clock = now
+
     frame = load(db, spec, config.limit)
+    lap("load")
     report = validate(frame, spec, hp, config)
     tracking.log_validation(client, run_id, report)
+    lap("validate")
     if not report.success:
         raise ValidationFailed(report)
     data = split(frame, hp, fraction, settings.max_holdout)
+    lap("split")
     model = fit(data, hp, spec, settings.interval_level)
+    lap("fit")
     metrics = evaluate(model, data)
+    lap("evaluate")
     model_uri = log_run(run_id, spec, hp, config, data, model, metrics, settings, fraction)
+    lap("log")
     version = register(model_uri, run_id, spec, metrics, settings)
     client.set_tag(run_id, tracking.TAG_VERSION, version)
+    lap("register")
     decision = promote(run_id, spec, version, model, data, metrics, settings)
+    lap("promote")
     tracking.finish(client, run_id, "succeeded", {})
     return {
         "status": "succeeded",
@@ -225,6 +243,7 @@ def _train(
         "version": version,
         **decision.to_dict(),
         "metrics": {k: v for k, v in metrics.items() if math.isfinite(v)},
+        "timings": timings,
     }
 
 

@@ -32,6 +32,7 @@ class ServedModel:
     params: dict[str, str] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
     run_url: str | None = None
+    counter: Any = None
 
     @property
     def ref(self) -> dict[str, Any]:
@@ -120,4 +121,5 @@ class ModelStore:
         return ServedModel(
             name=entry.name, version=entry.version, alias=self.settings.model_alias, run_id=entry.run_id, model=model,
             promoted_at=entry.promoted_at, loaded_at=time.time(), params=params, metrics=metrics, run_url=run_url,
+            counter=observability.PREDICTIONS.labels(entry.name, entry.version),
         )  # fmt: skip

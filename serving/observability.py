@@ -85,9 +85,15 @@ async def _reply_too_large(send: Any, limit: int) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+
 def _observe(scope: dict, status: int, started: float) -> None:
     route = scope.get("route")
     template = getattr(route, "path", None) or "unmatched"
-    method = scope.get("method", "")
-    REQUESTS.labels(method, template, str(status)).inc()
-    LATENCY.labels(method, template).observe(time.perf_counter() - started)
+    key = (scope.get("method", ""), template, status)
+    metrics = _children.get(key)
+    if metrics is None:
+        metrics = _children[key] = (REQUESTS.labels(key[0], template, str(status)), LATENCY.labels(key[0], template))
+    metrics[0].inc()
+    metrics[1].observe(time.perf_counter() - started)

@@ -1,7 +1,7 @@
 """From request points to forecasts: sort, check, take the last window, forecast, put dates on
 the answer. numpy does the work; the only per-point Python is reading the decoded points."""
 
-from datetime import UTC, datetime
+import warnings
 
 import numpy as np
 
@@ -9,27 +9,53 @@ from ml.forecaster import PerceptronForecaster
 from serving.errors import ApiError
 from serving.schemas import Point
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MAX_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
 
+# numpy converts "+02:00"-style offsets to UTC and warns that datetime64 has no zone: expected here.
+warnings.filterwarnings("ignore", message="no explicit representation of timezones", category=UserWarning)
 
-def _ms(value: datetime | int | float) -> float:
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        return (value - _EPOCH).total_seconds() * 1000.0
-    return float(value)
+
+def _milliseconds(stamps: list[str | int | float]) -> np.ndarray:
+    """Epoch milliseconds of ISO-8601 strings (parsed by numpy in one call) or of numbers."""
+    first = stamps[0]
+    if isinstance(first, str):
+        try:
+            text = [s[:-1] if s[-1:] in ("Z", "z") else s for s in stamps]
+            return np.array(text, dtype="datetime64[ms]").astype(np.int64).astype(np.float64)
+        except (ValueError, TypeError, IndexError):
+            return _one_by_one(stamps)
+    try:
+        return np.array(stamps, dtype=np.float64)
+    except (ValueError, TypeError):
+        return _one_by_one(stamps)
+
+
+def _one_by_one(stamps: list[str | int | float]) -> np.ndarray:
+    """The slow path, only to say which timestamp is wrong."""
+    out = np.empty(len(stamps))
+    for i, stamp in enumerate(stamps):
+        if isinstance(stamp, str):
+            try:
+                out[i] = np.datetime64(stamp.rstrip("Zz") or "x", "ms").astype(np.int64)
+            except ValueError:
+                raise ApiError(
+                    422, f"data[{i}].timestamp {stamp[:40]!r} is not an ISO-8601 date-time such as 2024-01-01T00:00:00Z; "
+                    "send ISO-8601 strings or epoch milliseconds",
+                ) from None
+        else:
+            out[i] = float(stamp)
+    return out
 
 
 def series_from_points(points: list[Point]) -> tuple[np.ndarray, np.ndarray]:
     """Epoch milliseconds and values, sorted by time; 422 for what cannot be a series."""
-    times = np.fromiter((_ms(p.timestamp) for p in points), dtype=np.float64, count=len(points))
-    values = np.fromiter((p.value for p in points), dtype=np.float64, count=len(points))
-    if not np.all(np.isfinite(values)):
+    times = _milliseconds([p.timestamp for p in points])
+    values = np.array([p.value for p in points], dtype=np.float64)
+    if not np.isfinite(values).all():
         raise ApiError(422, f"data: values must be finite numbers; point {int(np.argmin(np.isfinite(values)))} is not")
-    if not np.all(np.isfinite(times)) or times.min() < -_MAX_MS or times.max() > _MAX_MS:
+    if not np.isfinite(times).all() or times.min() < -_MAX_MS or times.max() > _MAX_MS:
         raise ApiError(422, "data: a numeric timestamp must be epoch milliseconds between years 1 and 9999")
-    if np.any(np.diff(times) <= 0):
+    if (np.diff(times) <= 0).any():
         order = np.argsort(times, kind="stable")
         times, values = times[order], values[order]
         repeated = np.flatnonzero(np.diff(times) == 0)
@@ -43,10 +69,16 @@ def _iso(milliseconds: float) -> str:
     return np.datetime64(int(round(milliseconds)), "ms").astype(str) + "Z"
 
 
+def _median_step(times: np.ndarray) -> float:
+    steps = np.sort(np.diff(times))
+    middle = len(steps) // 2
+    return float(steps[middle]) if len(steps) % 2 else float(steps[middle - 1] + steps[middle]) / 2.0
+
+
 def next_timestamps(times: np.ndarray, horizon: int, fallback_step_seconds: float | None) -> list[str | None]:
     """The next `horizon` timestamps, spaced like the data (median step), as ISO-8601 UTC."""
     if len(times) >= 2:
-        step = float(np.median(np.diff(times)))
+        step = _median_step(times)
     elif fallback_step_seconds and np.isfinite(fallback_step_seconds):
         step = fallback_step_seconds * 1000.0
     else:
@@ -55,9 +87,8 @@ def next_timestamps(times: np.ndarray, horizon: int, fallback_step_seconds: floa
     if future[-1] > _MAX_MS:
         return [None] * horizon
     milliseconds = np.round(future).astype("int64")
-    unit = "s" if not np.any(milliseconds % 1000) else "ms"
-    stamps = milliseconds.astype("datetime64[ms]").astype(f"datetime64[{unit}]").astype(str)
-    return [s + "Z" for s in stamps.tolist()]
+    unit = "s" if not (milliseconds % 1000).any() else "ms"
+    return [s + "Z" for s in np.datetime_as_string(milliseconds.astype("datetime64[ms]"), unit=unit).tolist()]
 
 
 def forecast(model: PerceptronForecaster, values: np.ndarray, horizon: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -62,7 +62,7 @@ def test_epoch_milliseconds_and_zoned_timestamps(api) -> None:
         ({"data": [], "window_size": 12}, 422, "data is empty"),
         ({"data": "x"}, 422, "Expected `array | null`, got `str` - at `$.data`"),
         ({"data": [{"timestamp": "2024-01-01T00:00:00Z", "value": "abc"}]}, 422, "Expected `float`, got `str` - at `$.data[0].value`"),
-        ({"data": [{"timestamp": "yesterday", "value": 1.0}]}, 422, "timestamp must be an ISO-8601 date-time"),
+        ({"data": [{"timestamp": "yesterday", "value": 1.0}]}, 422, "data[0].timestamp 'yesterday' is not an ISO-8601 date-time"),
         ({"data": [{"timestamp": "2024-01-01T00:00:00Z"}]}, 422, "missing required field `value`"),
         ({"window_size": 12}, 422, "send data (a list of {timestamp, value} points) or collection_name"),
         ({"data": "POINTS", "window_size": 24}, 422, "window_size=24 does not match model readings.value.sensor_id-s1, trained with window_size=12"),
