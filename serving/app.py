@@ -499,6 +499,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         Route("/predict", predict, methods=["POST"]),
         Route("/predict/batch", predict_batch, methods=["POST"]),
     ]
+    observability.ROUTE_OF_ENDPOINT.update({predict: "/predict", predict_batch: "/predict/batch"})
     _document_openapi(app)
     return app
 

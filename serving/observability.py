@@ -85,12 +85,14 @@ async def _reply_too_large(send: Any, limit: int) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+# Routes FastAPI's router dispatches without recording them in the scope (plain Starlette routes).
+ROUTE_OF_ENDPOINT: dict[Any, str] = {}
 _children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
 
 def _observe(scope: dict, status: int, started: float) -> None:
     route = scope.get("route")
-    template = getattr(route, "path", None) or "unmatched"
+    template = getattr(route, "path", None) or ROUTE_OF_ENDPOINT.get(scope.get("endpoint")) or "unmatched"
     key = (scope.get("method", ""), template, status)
     metrics = _children.get(key)
     if metrics is None:

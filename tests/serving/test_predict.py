@@ -145,7 +145,7 @@ def test_batch_equals_the_models_vectorised_predict(api) -> None:
 
 
 def test_metrics_count_predictions_per_model_version(api) -> None:
-    api.post("/predict", json={"data": _points(daily_series()[-12:])})
+    assert api.post("/predict", json={"data": _points(daily_series()[-12:])}).status_code == 200
     text = api.get("/metrics").text
     assert f'mlts_predictions_total{{model="{MODEL_S1}",version="1"}}' in text
     assert 'mlts_http_requests_total{method="POST",route="/predict",status="200"}' in text
