@@ -18,7 +18,7 @@ import msgspec
 import numpy as np
 from fastapi import FastAPI, Header, Path, Query, Request
 from fastapi.middleware.cors import CORSMiddleware
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from core.masking import mask_text, mask_url
@@ -49,21 +49,26 @@ class Database:
         self.client: Any = None
         self.url: str | None = None
         self.error: str | None = None
-        self._lock = asyncio.Lock()
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._locks: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
 
     async def connect(self) -> Any:
-        if self.client is not None:
+        loop = asyncio.get_running_loop()
+        if self.client is not None and self.loop is loop:
             return self.client
-        async with self._lock:
-            if self.client is None:
+        async with self._locks.setdefault(loop, asyncio.Lock()):
+            if self.client is None or self.loop is not loop:
                 from core.mongo import connect_async, database_url
 
                 try:
-                    self.url = await asyncio.to_thread(database_url, self.settings)
+                    self.url = self.url or await asyncio.to_thread(database_url, self.settings)
                 except RuntimeError as exc:
                     self.error = str(exc)
                     raise ApiError(503, f"MongoDB is not available: {exc}") from None
+                # An async client belongs to the event loop it was made on (one per server
+                # process; test clients may run the app on several).
                 self.client = connect_async(self.url, self.settings.mongodb_timeout_ms)
+                self.loop = loop
         return self.client
 
     async def db(self) -> Any:
@@ -81,7 +86,7 @@ class Database:
         return mask_url(self.url) if self.url else "MongoDB"
 
     async def close(self) -> None:
-        if self.client is not None:
+        if self.client is not None and self.loop is asyncio.get_running_loop():
             await self.client.close()
 
 
@@ -297,7 +302,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return _json({"ready": False, "detail": "no model loaded yet"}, status=503)
         return _json({"ready": True, "models": len(store.models)})
 
-    @app.get("/metrics", tags=["service"], summary="Prometheus metrics")
+    @app.get("/metrics", tags=["service"], summary="Prometheus metrics", response_class=PlainTextResponse)
     async def metrics() -> Response:
         from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -557,7 +562,14 @@ def _document_openapi(app: FastAPI) -> None:
         schema = original()
         _, components = openapi_components(PredictRequest, PredictResponse, BatchRequest, BatchResponse)
         train = TrainRequest.model_json_schema(ref_template="#/components/schemas/{model}")
-        schema.setdefault("components", {}).setdefault("schemas", {}).update({**components, "TrainRequest": train})
+        schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+        schemas.update({**components, "TrainRequest": train})
+        # Validation errors answer like every other error (see serving/errors.py), not as a list.
+        schemas["HTTPValidationError"] = {
+            "title": "HTTPValidationError", "type": "object", "required": ["detail"],
+            "properties": {"detail": {"type": "string", "description": "Which field is wrong and what to send."}},
+        }  # fmt: skip
+        schemas.pop("ValidationError", None)
         app.openapi_schema = schema
         return schema
 
