@@ -8,6 +8,7 @@ process that died is broken when its owner is known dead on this host, or when i
 than TRAINING_LOCK_TTL_SECONDS.
 """
 
+import logging
 import os
 import socket
 import uuid
@@ -16,9 +17,13 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 from pymongo.database import Database
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
 LOCKS_COLLECTION = "mlts_training_locks"
+log = logging.getLogger(__name__)
+# Tokens this process holds: a lock of this host and pid whose token is not here was left behind
+# (its release failed while Mongo was down) and can be broken.
+_HELD: set[str] = set()
 
 
 class TrainingInProgress(RuntimeError):
@@ -40,6 +45,8 @@ def _is_stale(document: dict, ttl: timedelta, now: datetime) -> bool:
             return True
     if document.get("host") == socket.gethostname():
         pid = document.get("pid")
+        if pid == os.getpid():
+            return document.get("owner") not in _HELD
         if isinstance(pid, int) and pid > 0:
             try:
                 os.kill(pid, 0)
@@ -67,6 +74,7 @@ def acquire(db: Database, key: str, ttl_seconds: int, label: str = "training") -
         }
         try:
             collection.insert_many([document], ordered=False)
+            _HELD.add(token)
             return token
         except (DuplicateKeyError, BulkWriteError) as exc:
             if isinstance(exc, BulkWriteError) and not all(e.get("code") == 11000 for e in exc.details.get("writeErrors", [])):
@@ -82,7 +90,13 @@ def acquire(db: Database, key: str, ttl_seconds: int, label: str = "training") -
 
 
 def release(db: Database, key: str, token: str) -> None:
-    db[LOCKS_COLLECTION].delete_many({"_id": key, "owner": token})
+    """Never raises: a lock that cannot be deleted now is broken by the next taker (dead or
+    forgotten owner) or expires."""
+    _HELD.discard(token)
+    try:
+        db[LOCKS_COLLECTION].delete_many({"_id": key, "owner": token})
+    except PyMongoError as exc:
+        log.warning("could not release the training lock of %s (%s); the next training will break it", key, exc)
 
 
 def is_locked(db: Database, key: str) -> bool:
