@@ -64,6 +64,7 @@ class ModelStore:
         self.last_error: str | None = None
         self.last_refresh: float | None = None
         self._refresh_lock = threading.Lock()
+        self._failed: set[tuple[str, str]] = set()  # versions that would not load: not retried
 
     def get(self, name: str | None) -> ServedModel | None:
         models = self.models
@@ -87,6 +88,10 @@ class ModelStore:
                 loaded = current.get(entry.name)
                 if loaded is not None and loaded.version == entry.version:
                     updated[entry.name] = loaded
+                    continue
+                if (entry.name, entry.version) in self._failed:
+                    if loaded is not None:
+                        updated[entry.name] = loaded
                     continue
                 served = self._load(client, entry)
                 if served is not None:
@@ -113,6 +118,7 @@ class ModelStore:
                 run_url = registry.run_url(self.settings, run.info.experiment_id, entry.run_id)
         except Exception as exc:  # noqa: BLE001 - a broken version never replaces a good one
             observability.MODEL_LOAD_FAILURES.labels(entry.name).inc()
+            self._failed.add((entry.name, entry.version))
             self.last_error = f"{entry.name} version {entry.version} failed to load: {str(exc)[:300]}"
             log.error("model refresh: %s; keeping the model already served", self.last_error)
             return None

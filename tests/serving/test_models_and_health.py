@@ -83,3 +83,24 @@ def test_registry_unreachable_keeps_serving_and_reports_degraded(api) -> None:
     body = api.get("/health").json()
     assert body["status"] == "degraded" and body["registry"] == "unreachable" and body["model_loaded"]
     assert api.post("/predict", json={"data": POINTS}).status_code == 200
+
+
+def test_a_corrupt_new_champion_is_refused_the_old_one_kept_and_the_failure_counted(champion, make_client) -> None:
+    from pathlib import Path
+
+    second = train_series(collection="readings", filter=FILTER_S1, window_size=12, epochs=1)
+    settings = get_settings()
+    client = registry.client(settings)
+    path = Path(registry.model_json_uri(client, client.get_model_version(MODEL_S1, second["version"])).removeprefix("file://"))
+    document = path.read_text().replace('"format_version": 1', '"format_version": 99')
+    path.write_text(document)
+    api = make_client(MODEL_REFRESH_SECONDS="0.2")
+    client.set_registered_model_alias(MODEL_S1, "champion", second["version"])  # moved by someone else
+    time.sleep(1.0)
+    assert api.post("/predict", json={"data": POINTS}).json()["model"]["version"] == "1"
+    health = api.get("/health").json()
+    assert "failed to load" in health["last_error"] and health["models"] == [{"name": MODEL_S1, "version": "1"}]
+    metrics = api.get("/metrics").text
+    assert f'mlts_model_load_failures_total{{model="{MODEL_S1}"}}' in metrics
+    failures = [line for line in metrics.splitlines() if line.startswith("mlts_model_load_failures_total{")]
+    assert float(failures[0].split()[-1]) >= 1
