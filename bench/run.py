@@ -253,7 +253,7 @@ def bench_ingestion() -> None:
     load_rate = n / (time.perf_counter() - started)
     assert len(series.values) == n
     started = time.perf_counter()
-    found = list(db.bench_million.find({}, {"_id": 0, "timestamp": 1, "value": 1}))
+    found = list(db.bench_million.find({}, {"_id": 0, "timestamp": 1, "value": 1}, batch_size=10_000))
     find_rate = len(found) / (time.perf_counter() - started)
     db.drop_collection("bench_bare")
     where = "MONGODB_URL" if get_settings().mongo_url else "embedded nx-27017"

@@ -121,7 +121,7 @@ class Promoted:
 def promoted_models(mlflow_client: "MlflowClient", alias: str) -> list[Promoted]:
     """Every registered model with a version behind `alias`, most recently promoted first."""
     found = []
-    for model in _all_registered_models(mlflow_client):
+    for model in all_registered_models(mlflow_client):
         number = (model.aliases or {}).get(alias)
         if number is None:
             continue
@@ -135,7 +135,7 @@ def _iso(milliseconds: int | None) -> str:
     return datetime.fromtimestamp((milliseconds or 0) / 1000, UTC).isoformat()
 
 
-def _all_registered_models(mlflow_client: "MlflowClient") -> list:
+def all_registered_models(mlflow_client: "MlflowClient") -> list:
     models, token = [], None
     while True:
         page = mlflow_client.search_registered_models(max_results=1000, page_token=token)

@@ -361,7 +361,7 @@ def models() -> None:
     settings = get_settings()
     client = registry.client(settings)
     table = Table("model", "versions", settings.model_alias, settings.challenger_alias, "champion rmse", "promoted at")
-    for model in registry._all_registered_models(client):
+    for model in registry.all_registered_models(client):
         aliases = model.aliases or {}
         champion = aliases.get(settings.model_alias)
         tags = client.get_model_version(model.name, str(champion)).tags if champion is not None else {}
