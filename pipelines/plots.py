@@ -1,13 +1,26 @@
 """The two pictures a person opens in the MLflow UI: did training converge, and how does the
 forecast sit against what happened."""
 
+import functools
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
 # matplotlib's text layout is not thread-safe, and retrain_all trains series on threads.
 _LOCK = threading.Lock()
+_F = TypeVar("_F", bound=Callable[..., Path])
+
+
+def _serialised(function: _F) -> _F:
+    @functools.wraps(function)
+    def locked(*args: object, **kwargs: object) -> Path:
+        with _LOCK:
+            return function(*args, **kwargs)
+
+    return locked  # type: ignore[return-value]
 
 
 def _pyplot():
@@ -19,12 +32,8 @@ def _pyplot():
     return plt
 
 
+@_serialised
 def loss_curve(loss_history: np.ndarray, path: Path, title: str) -> Path:
-    with _LOCK:
-        return _loss_curve(loss_history, path, title)
-
-
-def _loss_curve(loss_history: np.ndarray, path: Path, title: str) -> Path:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(8, 4.5), dpi=100)
     epochs = np.arange(1, len(loss_history) + 1)
@@ -41,6 +50,7 @@ def _loss_curve(loss_history: np.ndarray, path: Path, title: str) -> Path:
     return path
 
 
+@_serialised
 def holdout_forecast(
     timestamps: np.ndarray,
     actual: np.ndarray,
@@ -52,20 +62,6 @@ def holdout_forecast(
     context: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Path:
     """One-step forecasts over the holdout with their interval, after a stretch of training data."""
-    with _LOCK:
-        return _holdout_forecast(timestamps, actual, predicted, lower, upper, path, title, context)
-
-
-def _holdout_forecast(
-    timestamps: np.ndarray,
-    actual: np.ndarray,
-    predicted: np.ndarray,
-    lower: np.ndarray | None,
-    upper: np.ndarray | None,
-    path: Path,
-    title: str,
-    context: tuple[np.ndarray, np.ndarray] | None,
-) -> Path:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(11, 4.5), dpi=100)
     if context is not None and len(context[0]):
