@@ -30,6 +30,11 @@ from core.embedded_mongo import free_port  # noqa: E402
 from core.settings import get_settings  # noqa: E402
 
 SECTIONS: dict[str, str] = {}
+TARGETS: list[tuple[str, str, str, bool]] = []
+
+
+def target(name: str, wanted: str, measured: str, met: bool) -> None:
+    TARGETS.append((name, wanted, measured, met))
 
 
 def table(title: str, header: list[str], rows: list[list], notes: str = "") -> str:
@@ -176,6 +181,9 @@ def bench_online() -> None:
             rows.append([label, level, f"{r.rps:,.0f}", f"{r.percentile(50):.2f}", f"{r.percentile(99):.2f}", r.errors,
                          f"{r.rps / b[level].rps:.1f}x" if label.startswith("mlts") else "",
                          f"{r.rps / c[level].rps:.0%}" if label.startswith("mlts") else ""])  # fmt: skip
+    target("/predict vs mlflow models serve, 8 connections", ">= 10x", f"{a[8].rps / b[8].rps:.1f}x", a[8].rps >= 10 * b[8].rps)
+    target("/predict share of the bare Starlette ceiling, 8 connections", ">= 60 %", f"{a[8].rps / c[8].rps:.0%}", a[8].rps >= 0.6 * c[8].rps)
+    target("/predict p99 at 8 connections", "< 5 ms", f"{a[8].percentile(99):.2f} ms", a[8].percentile(99) < 5)
     SECTIONS["online"] = table(
         "1. Online prediction (48 points, window 24, one worker unless noted)",
         ["server", "connections", "requests/s", "p50 ms", "p99 ms", "non-2xx", "vs mlflow serve (a/b)", "of ceiling (a/c)"],
@@ -220,6 +228,7 @@ def bench_batch() -> None:
                 rows.append([f"{n:,}", f"{len(body) / 1e6:.2f} MB", f"{end_to_end:,.0f}", f"{ceiling:,.0f}", f"{end_to_end / ceiling:.1%}"])
     finally:
         stop(process)
+    target("/predict/batch, 10 000 windows", ">= 300 000 windows/s", rows[-1][2], float(rows[-1][2].replace(",", "")) >= 300_000)
     SECTIONS["batch"] = table(
         "2. Batch prediction (/predict/batch, window 24, horizon 1)",
         ["windows per request", "body", "windows/s end to end", "numpy predict in-process (ceiling)", "share of ceiling"],
@@ -257,6 +266,8 @@ def bench_ingestion() -> None:
     find_rate = len(found) / (time.perf_counter() - started)
     db.drop_collection("bench_bare")
     where = "MONGODB_URL" if get_settings().mongo_url else "embedded nx-27017"
+    target("mlts seed vs bare insert_many", ">= 80 %", f"{seed_rate / insert_rate:.0%}", seed_rate >= 0.8 * insert_rate)
+    target("series load vs bare find", ">= 80 %", f"{load_rate / find_rate:.0%}", load_rate >= 0.8 * find_rate)
     SECTIONS["ingestion"] = table(
         f"4. Ingestion and loading ({n:,} documents, {where})",
         ["operation", "documents/s", "driver ceiling documents/s", "share of ceiling"],
@@ -297,6 +308,11 @@ def bench_training() -> None:
         lstsq_rmse = float(np.sqrt(np.mean((xh @ theta[:-1] + theta[-1] - yh) ** 2)))
         rmse = outcome["metrics"]["rmse"]
         overhead = wall - t["fit"]
+        target(f"holdout RMSE vs lstsq, {n:,} points", "within 1 %", f"{rmse / lstsq_rmse - 1:+.2%}", rmse <= 1.01 * lstsq_rmse)
+        if n == 1_000_000:
+            target("fit of 1 000 000 points", "< 10 s", f"{t['fit']:.2f} s", t["fit"] < 10)
+        if n == 10_000:
+            target("train_series overhead at 10 000 points", "< 3 s", f"{overhead:.2f} s", overhead < 3)
         rows.append([f"{n:,}", f"{wall:.2f}", *(f"{t[k]:.2f}" for k in ("load", "validate", "fit", "evaluate", "log")),
                      f"{t['register'] + t['promote']:.2f}", f"{overhead:.2f}", f"{lstsq_time:.2f}",
                      f"{rmse:.4f}", f"{lstsq_rmse:.4f}", f"{rmse / lstsq_rmse - 1:+.2%}"])  # fmt: skip
@@ -329,6 +345,8 @@ def bench_retrain() -> None:
     fits = sum(o["timings"]["fit"] for o in summary["results"] if o.get("timings"))
     failed = len(summary["failed"])
     workers = min(8, (os.cpu_count() or 1) + 2)
+    target("retrain_all overhead per series", "< 1 s", f"{(wall * workers - fits) / count / workers:.2f} s",
+           (wall * workers - fits) / count / workers < 1)
     SECTIONS["retrain"] = table(
         f"5. Retraining {count} series of {n:,} points (retrain_all, thread pool of {workers})",
         ["wall s", "per series s", "sum of fit s", "share outside fit", "failed"],
@@ -360,7 +378,10 @@ def bench_footprint() -> None:
                 models_note = f"{models} loaded (all promoted are loaded; MODEL_NAME picks the default)"
             else:
                 models_note = f"{models} loaded"
-            rows.append([label, models_note, f"{rss_mb(process.pid):.0f}", f"{ready:.2f}"])
+            rss = rss_mb(process.pid)
+            rows.append([label, models_note, f"{rss:.0f}", f"{ready:.2f}"])
+            target(f"API RSS, {label}", "< 300 MB", f"{rss:.0f} MB", rss < 300)
+            target(f"start to /ready, {label}", "< 5 s", f"{ready:.2f} s", ready < 5)
         finally:
             stop(process)
     SECTIONS["footprint"] = table(
@@ -387,7 +408,9 @@ def main(names: list[str]) -> None:
         f"({platform.processor() or platform.platform()}), Python {platform.python_version()}; {versions}. "
         f"Took {time.perf_counter() - started:.0f} s. Reproduce with `make bench`.\n\n"
     )
-    RESULTS.write_text(header + "\n".join(SECTIONS[n] for n in ORDER if n in SECTIONS))
+    summary = table("Targets", ["what", "target", "measured", "met"], [[n, w, m, "yes" if ok else "**no**"] for n, w, m, ok in TARGETS])
+    notes = (ROOT / "bench" / "analysis.md").read_text() if (ROOT / "bench" / "analysis.md").exists() else ""
+    RESULTS.write_text(header + summary + "\n" + "\n".join(SECTIONS[n] for n in ORDER if n in SECTIONS) + "\n" + notes)
     print(f"wrote {RESULTS}")
     from core.embedded_mongo import stop_local_server
 

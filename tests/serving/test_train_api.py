@@ -117,3 +117,19 @@ def test_bad_training_requests(mongo_db, mlflow_store, seed_series, make_client,
     response = api.post("/train", json=body)
     assert response.status_code == status, response.text
     assert message in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (b"[" * 100_000 + b"]" * 100_000, "recursion limit exceeded"),
+        (b'{"collection_name": "a\\u0000b"}', "collection_name: String should match pattern"),
+        (b'{"collection_name": "sensor$data"}', "collection_name: String should match pattern"),
+        (b'{"collection_name": "readings", "epochs": NaN}', "the body is not valid JSON"),
+    ],
+)
+def test_malformed_training_bodies_get_422(mongo_db, mlflow_store, make_client, raw, message) -> None:
+    api = make_client()
+    response = api.post("/train", content=raw, headers={"content-type": "application/json"})
+    assert response.status_code == 422, response.text
+    assert message in response.json()["detail"]
