@@ -125,7 +125,7 @@ def test_bad_training_requests(mongo_db, mlflow_store, seed_series, make_client,
         (b"[" * 100_000 + b"]" * 100_000, "recursion limit exceeded"),
         (b'{"collection_name": "a\\u0000b"}', "collection_name: String should match pattern"),
         (b'{"collection_name": "sensor$data"}', "collection_name: String should match pattern"),
-        (b'{"collection_name": "readings", "epochs": NaN}', "the body is not valid JSON"),
+        (b'{"collection_name": "readings", "epochs": NaN}', "epochs: Input should be a finite number"),
     ],
 )
 def test_malformed_training_bodies_get_422(mongo_db, mlflow_store, make_client, raw, message) -> None:
