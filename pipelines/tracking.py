@@ -24,6 +24,7 @@ from ml import model_format
 from ml.forecaster import Hyperparameters, PerceptronForecaster
 from ml.pyfunc import input_columns
 from pipelines import plots
+from pipelines.environ import ENVIRON_LOCK
 from pipelines.training import Split, data_summary
 from pipelines.validation import ValidationReport
 
@@ -170,7 +171,7 @@ def log_pyfunc(run_id: str, model: PerceptronForecaster, split: Split, settings:
         data = model_format.save(model, Path(folder) / model_format.FILE_NAME)
         mlflow.set_tracking_uri(settings.tracking_uri)
         mlflow.set_registry_uri(settings.tracking_uri)
-        with mlflow.start_run(run_id=run_id):
+        with ENVIRON_LOCK, mlflow.start_run(run_id=run_id):
             info = mlflow.pyfunc.log_model(
                 name=registry.MODEL_ARTIFACT,
                 loader_module="ml.pyfunc",

@@ -14,6 +14,7 @@ import pandas as pd
 
 from core.mongo import TIMESTAMP, TIMESTAMP_UTC, VALUE, VALUE_FLOAT
 from core.series import SeriesSpec
+from pipelines.environ import ENVIRON_LOCK
 
 log = logging.getLogger(__name__)
 
@@ -132,18 +133,19 @@ def validate_series(
 
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = ProgressBarsConfig(globally=False)
     checked = frame[[TIMESTAMP, VALUE, TIMESTAMP_UTC, VALUE_FLOAT]].copy()
     checked[TIMESTAMP_UTC] = checked[TIMESTAMP_UTC].astype("datetime64[ns, UTC]")
-    batch = (
-        context.data_sources.add_pandas("mongo")
-        .add_dataframe_asset(spec.model_name)
-        .add_batch_definition_whole_dataframe("all")
-        .get_batch(batch_parameters={"dataframe": checked})
-    )
-    suite = _suite(window_size, min_points, bounds)
-    outcome = batch.validate(suite, result_format={"result_format": "COMPLETE", "partial_unexpected_count": _EXAMPLES})
+    with ENVIRON_LOCK:
+        context = gx.get_context(mode="ephemeral")
+        context.variables.progress_bars = ProgressBarsConfig(globally=False)
+        batch = (
+            context.data_sources.add_pandas("mongo")
+            .add_dataframe_asset(spec.model_name)
+            .add_batch_definition_whole_dataframe("all")
+            .get_batch(batch_parameters={"dataframe": checked})
+        )
+        suite = _suite(window_size, min_points, bounds)
+        outcome = batch.validate(suite, result_format={"result_format": "COMPLETE", "partial_unexpected_count": _EXAMPLES})
     failures = [_failure(result, checked) for result in outcome.results if not result.success]
     for failure in failures:
         if failure["meaning"] == "duplicate timestamps" and not spec.filter:
