@@ -474,12 +474,22 @@ def _stop_background_api(settings: Settings) -> bool:
         os.killpg(info["pid"], signal.SIGTERM)
     except (ProcessLookupError, PermissionError):
         return False
+    import time
+
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(info["pid"], 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
     return True
 
 
 def _start_background_api(settings: Settings, host: str, port: int, workers: int) -> str:
     """`mlts serve` detached in its own session; waits until /health answers."""
     import json
+    import socket
     import subprocess
     import time
 
@@ -489,11 +499,10 @@ def _start_background_api(settings: Settings, host: str, port: int, workers: int
 
     _stop_background_api(settings)
     probe = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-    try:
-        httpx.get(f"http://{probe}:{port}/health", timeout=0.5)
-        port = free_port()
-    except httpx.HTTPError:
-        pass
+    with socket.socket() as sock:
+        if sock.connect_ex((probe, port)) == 0:
+            console.print(f"port {port} is taken; using another")
+            port = free_port()
     settings.home.mkdir(parents=True, exist_ok=True)
     log = (settings.home / "api.log").open("ab")
     command = [str(Path(sys.executable).parent / "mlts"), "serve", "--host", host, "--port", str(port), "--workers", str(workers)]
@@ -505,7 +514,7 @@ def _start_background_api(settings: Settings, host: str, port: int, workers: int
         if process.poll() is not None:
             _fail(f"the API exited at start; see {settings.home / 'api.log'}")
         try:
-            if httpx.get(f"{url}/ready", timeout=1).status_code == 200:
+            if httpx.get(f"{url}/ready", timeout=1).status_code == 200 and process.poll() is None:
                 return url
         except httpx.HTTPError:
             pass

@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+import httpx
+import pytest
 from typer.testing import CliRunner
 
 from core.embedded_mongo import free_port
@@ -30,14 +32,27 @@ def test_seed_refuses_a_bad_collection_name(mongo_db, tmp_path: Path) -> None:
     assert "collection_name must be" in result.output
 
 
-def test_seed_demo_then_demo_prints_metrics_and_baselines(mongo_db) -> None:
+def test_seed_demo_then_demo_trains_promotes_and_serves(mongo_db, mlflow_store, monkeypatch) -> None:
     result = runner.invoke(app, ["seed", "--demo"])
     assert result.exit_code == 0, result.output
     assert "4320 written" in result.output
+    port = free_port()
+    monkeypatch.setenv("PORT", str(port))
+    get_settings.cache_clear()
     result = runner.invoke(app, ["demo", "--days", "20"])
-    assert result.exit_code == 0, result.output
-    for text in ("sensor_readings.value.sensor_id-temp_office", "power_plant", "rmse", "mase", "naive rmse"):
-        assert text in result.output
+    try:
+        assert result.exit_code == 0, result.output
+        for text in ("sensor_readings.value.sensor_id-temp_office", "power_plant", "promoted", "rmse", "mase", "naive rmse"):
+            assert text in result.output
+        assert f"mlts API running in the background at http://127.0.0.1:{port}" in result.output
+        assert '"alias": "champion"' in result.output and f"curl -s http://127.0.0.1:{port}/health" in result.output
+        health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=10).json()
+        assert health["status"] == "healthy" and len(health["models"]) == 3
+    finally:
+        stopped = runner.invoke(app, ["serve", "--stop"])
+    assert "stopped the background API" in stopped.output
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
 
 
 def test_unreachable_mongo_is_a_clear_error(monkeypatch) -> None:
