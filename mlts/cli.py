@@ -479,8 +479,10 @@ def _stop_background_api(settings: Settings) -> bool:
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         try:
-            os.killpg(info["pid"], 0)
-        except ProcessLookupError:
+            state = Path(f"/proc/{info['pid']}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            break
+        if state == "Z":  # exited, waiting to be reaped by the process that started it
             break
         time.sleep(0.1)
     return True
