@@ -16,7 +16,6 @@ import numpy as np
 
 from core import registry
 from core.settings import Settings
-from ml.errors import ModelFormatError
 from ml.forecaster import PerceptronForecaster
 from pipelines.training import Split, rescore
 
@@ -50,7 +49,7 @@ def decide(
         return Decision(PROMOTED, f"no {settings.model_alias} yet: version {new_version} is the first", new_rmse)
     try:
         incumbent = registry.load_version(client, champion)
-    except (ModelFormatError, OSError, Exception) as exc:  # noqa: BLE001 - any broken champion loses
+    except Exception as exc:  # noqa: BLE001 - a champion that cannot be loaded, for any reason, loses
         return Decision(
             PROMOTED,
             f"the {settings.model_alias} (version {champion.version}) could not be loaded ({exc}); replacing it",

@@ -16,6 +16,7 @@ from typing import Annotated, Any
 
 import msgspec
 import numpy as np
+import orjson
 from fastapi import FastAPI, Header, Path, Query, Request
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.responses import PlainTextResponse, Response
@@ -259,8 +260,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         predicted = model.forecast_windows(windows, body.horizon)
         lower, upper = model.bounds(predicted)
         served.counter.inc(len(windows))
-        import orjson
-
         payload = {
             "predictions": np.ascontiguousarray(predicted), "lower": np.ascontiguousarray(lower),
             "upper": np.ascontiguousarray(upper), "model": served.ref, "horizon": body.horizon,
