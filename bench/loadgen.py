@@ -27,12 +27,19 @@ class LoadResult:
 
 
 def request_bytes(host: str, port: int, path: str, body: bytes, headers: dict[str, str] | None = None) -> bytes:
-    lines = [f"POST {path} HTTP/1.1", f"Host: {host}:{port}", "Content-Type: application/json", f"Content-Length: {len(body)}"]
+    lines = [
+        f"POST {path} HTTP/1.1",
+        f"Host: {host}:{port}",
+        "Content-Type: application/json",
+        f"Content-Length: {len(body)}",
+    ]
     lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
-async def _connection(host: str, port: int, request: bytes, count: int, latencies: list[float], statuses: dict[int, int]) -> None:
+async def _connection(
+    host: str, port: int, request: bytes, count: int, latencies: list[float], statuses: dict[int, int]
+) -> None:
     reader, writer = await asyncio.open_connection(host, port)
     try:
         for _ in range(count):

@@ -7,7 +7,6 @@ cycle, a weekday/weekend difference, slow weather-driven drift, and noise.
 
 import numpy as np
 import pandas as pd
-from scipy.signal import lfilter
 
 from core.series import SeriesSpec
 
@@ -32,15 +31,17 @@ def demo_frame(days: int = DAYS, seed: int = 7) -> pd.DataFrame:
     weather = _ar1(rng, n, phi=0.995, scale=0.08)
     occupied = weekday & (hour >= 7) & (hour < 19)
     temperature = (
-        19.5
-        + 2.8 * occupied
-        + 1.2 * np.sin(2 * np.pi * (hour - 9) / 24)
-        + weather
-        + _ar1(rng, n, phi=0.6, scale=0.15)
+        19.5 + 2.8 * occupied + 1.2 * np.sin(2 * np.pi * (hour - 9) / 24) + weather + _ar1(rng, n, phi=0.6, scale=0.15)
     )
-    humidity = 46.0 - 1.6 * (temperature - 21.0) + 3.0 * np.sin(2 * np.pi * (hour - 4) / 24) + _ar1(rng, n, phi=0.8, scale=0.6)
+    humidity = (
+        46.0 - 1.6 * (temperature - 21.0) + 3.0 * np.sin(2 * np.pi * (hour - 4) / 24) + _ar1(rng, n, phi=0.8, scale=0.6)
+    )
     shift = np.where(weekday, 1.0, 0.45)
-    load_curve = 60 * np.exp(-((hour - 10.5) ** 2) / 8) + 45 * np.exp(-((hour - 15.5) ** 2) / 6) + 40 * ((hour >= 6) & (hour < 22))
+    load_curve = (
+        60 * np.exp(-((hour - 10.5) ** 2) / 8)
+        + 45 * np.exp(-((hour - 15.5) ** 2) / 6)
+        + 40 * ((hour >= 6) & (hour < 22))
+    )
     power = 85.0 + shift * load_curve + 4.0 * weather + _ar1(rng, n, phi=0.5, scale=3.0)
 
     timestamps = index.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -65,4 +66,6 @@ def demo_series() -> list[SeriesSpec]:
 
 
 def _ar1(rng: np.random.Generator, n: int, phi: float, scale: float) -> np.ndarray:
+    from scipy.signal import lfilter  # a second to import; only the demo data needs it
+
     return lfilter([1.0], [1.0, -phi], rng.normal(0.0, scale, n))

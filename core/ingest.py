@@ -59,8 +59,10 @@ def documents_from_frame(
     timestamps = text_to_utc(frame[timestamp_column])
     problems = pd.Series("", index=frame.index, dtype=object)
     bad_time = timestamps.isna()
-    problems[bad_time] = "timestamp " + frame.loc[bad_time, timestamp_column].astype(str).map(repr) + (
-        " is not a date (ISO-8601 or epoch milliseconds)"
+    problems[bad_time] = (
+        "timestamp "
+        + frame.loc[bad_time, timestamp_column].astype(str).map(repr)
+        + (" is not a date (ISO-8601 or epoch milliseconds)")
     )
     values = {}
     for column in value_columns:
@@ -71,7 +73,9 @@ def documents_from_frame(
         problems[bad] = problems[bad].where(problems[bad] == "", problems[bad] + "; ") + reason
         values[column] = numbers.astype(np.float64)
     rejected_mask = problems != ""
-    rejected = [RejectedRow(int(line), reason) for line, reason in zip(lines[rejected_mask.to_numpy()], problems[rejected_mask])]
+    rejected = [
+        RejectedRow(int(line), reason) for line, reason in zip(lines[rejected_mask.to_numpy()], problems[rejected_mask])
+    ]
     keep = ~rejected_mask
     columns = {timestamp_column: timestamps[keep].dt.to_pydatetime()}
     for column in value_columns:
@@ -127,7 +131,3 @@ def ingest_frame(
         db.drop_collection(collection)
     written = write_documents(db, collection, documents, timestamp_column, batch_size, progress)
     return IngestReport(collection=collection, rows=len(frame), written=written, rejected=rejected)
-
-
-def ingest_csv(db: Database, path: str | Path, collection: str, **options) -> IngestReport:
-    return ingest_frame(db, read_csv(path), collection, **options)

@@ -18,7 +18,8 @@ from pymongo import AsyncMongoClient, MongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.database import Database
 
-from core.series import SeriesSpec, check_collection_name
+from core.errors import NotFound
+from core.series import SeriesSpec
 from core.settings import Settings
 from core.timestamps import to_float, to_utc
 
@@ -31,7 +32,7 @@ _CODEC = CodecOptions(tz_aware=True)
 _BATCH = 10_000
 
 
-class SeriesNotFoundError(LookupError):
+class SeriesNotFoundError(NotFound):
     """The collection does not exist, or no document in it matches the series' filter."""
 
 
@@ -52,42 +53,32 @@ def connect_async(url: str, timeout_ms: int = 5000) -> AsyncMongoClient:
     return AsyncMongoClient(url, **client_options(timeout_ms))
 
 
-def _query(spec: SeriesSpec, limit: int | None) -> tuple[dict, dict, int, int]:
+def _raw_batches(db: Database | AsyncDatabase, spec: SeriesSpec, limit: int | None) -> Any:
+    """The series' cursor of raw BSON batches: only the two fields, sorted by time (newest first
+    when only the most recent `limit` points are wanted). Same call for both clients."""
     projection = {"_id": 0, spec.timestamp_field: 1, spec.value_field: 1}
-    direction = -1 if limit else 1
-    return dict(spec.filter), projection, direction, limit or 0
+    return (
+        db.get_collection(spec.collection, codec_options=_CODEC)
+        .find_raw_batches(dict(spec.filter), projection, batch_size=_BATCH)
+        .sort(spec.timestamp_field, -1 if limit else 1)
+        .limit(limit or 0)
+    )
 
 
 def read_series(db: Database, spec: SeriesSpec, limit: int | None = None) -> pd.DataFrame:
     """The series, oldest first, as raw and converted columns (see `frame_from_documents`).
     `limit` keeps only the most recent points."""
-    filter_, projection, direction, limit_ = _query(spec, limit)
-    cursor = (
-        db.get_collection(spec.collection, codec_options=_CODEC)
-        .find_raw_batches(filter_, projection, batch_size=_BATCH)
-        .sort(spec.timestamp_field, direction)
-        .limit(limit_)
-    )
-    documents = _decode(cursor)
+    documents = _decode(_raw_batches(db, spec, limit))
     if not documents:
         _raise_not_found(spec, db.list_collection_names(), db.name)
-    return frame_from_documents(documents, spec, newest_first=direction < 0)
+    return frame_from_documents(documents, spec, newest_first=bool(limit))
 
 
 async def read_series_async(db: AsyncDatabase, spec: SeriesSpec, limit: int | None = None) -> pd.DataFrame:
-    filter_, projection, direction, limit_ = _query(spec, limit)
-    cursor = (
-        db.get_collection(spec.collection, codec_options=_CODEC)
-        .find_raw_batches(filter_, projection, batch_size=_BATCH)
-        .sort(spec.timestamp_field, direction)
-        .limit(limit_)
-    )
-    documents: list[dict] = []
-    async for batch in cursor:
-        documents.extend(bson.decode_all(batch, _CODEC))
+    documents = _decode([batch async for batch in _raw_batches(db, spec, limit)])
     if not documents:
         _raise_not_found(spec, await db.list_collection_names(), db.name)
-    return frame_from_documents(documents, spec, newest_first=direction < 0)
+    return frame_from_documents(documents, spec, newest_first=bool(limit))
 
 
 def _decode(batches: Iterable[bytes]) -> list[dict]:
@@ -146,18 +137,9 @@ def to_arrays(frame: pd.DataFrame) -> SeriesArrays:
     return SeriesArrays(timestamps=timestamps, values=frame[VALUE_FLOAT].to_numpy(dtype=np.float64))
 
 
-def server_status(client: MongoClient, database: str) -> dict[str, Any]:
+async def server_status_async(client: AsyncMongoClient, database: str) -> dict[str, Any]:
     """Round-trip time of a ping, the server's version ("unknown" when it does not say), and the
     database's collections."""
-    started = time.perf_counter()
-    client.admin.command("ping")
-    round_trip_ms = (time.perf_counter() - started) * 1000.0
-    version = client.server_info().get("version") or "unknown"
-    collections = sorted(c for c in client[database].list_collection_names() if not c.startswith("system."))
-    return {"server_version": version, "round_trip_ms": round_trip_ms, "database": database, "collections": collections}
-
-
-async def server_status_async(client: AsyncMongoClient, database: str) -> dict[str, Any]:
     started = time.perf_counter()
     await client.admin.command("ping")
     round_trip_ms = (time.perf_counter() - started) * 1000.0
@@ -165,10 +147,6 @@ async def server_status_async(client: AsyncMongoClient, database: str) -> dict[s
     names = await client[database].list_collection_names()
     collections = sorted(c for c in names if not c.startswith("system."))
     return {"server_version": version, "round_trip_ms": round_trip_ms, "database": database, "collections": collections}
-
-
-def collection_exists(db: Database, name: str) -> bool:
-    return check_collection_name(name) in db.list_collection_names()
 
 
 def database_url(settings: Settings) -> str:

@@ -8,8 +8,8 @@ import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
-from typing import TYPE_CHECKING
 
 from core.settings import Settings
 
@@ -22,15 +22,34 @@ if TYPE_CHECKING:
 MODEL_ARTIFACT = "model"
 MODEL_JSON = "data/model.json"
 
-TAG_SERIES = "mlts.series"
-TAG_SPEC = "mlts.spec"
-TAG_DECISION = "mlts.decision"
-TAG_REASON = "mlts.reason"
-TAG_RMSE = "mlts.rmse"
-TAG_CHAMPION_RMSE = "mlts.champion_rmse"
-TAG_CHAMPION_VERSION = "mlts.champion_version"
-TAG_PROMOTED_AT = "mlts.promoted_at"
-TAG_PROMOTED_BY = "mlts.promoted_by"
+Trigger = Literal["manual", "schedule", "api", "drift", "tune"]
+
+# What the champion gate decided for a version (the value of Tag.DECISION).
+PROMOTED = "promoted"
+CHALLENGER = "challenger"
+REJECTED = "rejected"
+
+
+class Tag:
+    """Every tag mlts writes on runs, versions and registered models: its whole vocabulary
+    (plain strings, as MLflow's clients want them)."""
+
+    SERIES = "mlts.series"  # the registered model a run, experiment or version belongs to
+    SPEC = "mlts.spec"  # the series as JSON: collection, fields, filter
+    TRIGGER = "mlts.trigger"  # what started the training: manual, schedule, api, drift or tune
+    STATUS = "mlts.status"  # running, succeeded or failed
+    ERROR = "mlts.error"  # why a training failed
+    RUN_ID = "mlts.run_id"  # on a version: the run that trained it
+    MODEL_VERSION = "mlts.model_version"  # on a run: the version it registered
+    DECISION = "mlts.decision"  # promoted, challenger or rejected
+    REASON = "mlts.reason"
+    RMSE = "mlts.rmse"
+    CHAMPION_RMSE = "mlts.champion_rmse"
+    CHAMPION_VERSION = "mlts.champion_version"
+    PROMOTED_AT = "mlts.promoted_at"
+    PROMOTED_BY = "mlts.promoted_by"
+    TRAINING_RUN_ID = "mlts.training_run_id"  # on an `mlflow run` project run: the training it started
+    MODEL = "mlts.model"  # on a project run: "name version N"
 
 
 def client(settings: Settings) -> "MlflowClient":
@@ -55,7 +74,7 @@ def experiment_id(mlflow_client: "MlflowClient", name: str, settings: Settings) 
     from mlflow.exceptions import MlflowException
 
     try:
-        return mlflow_client.create_experiment(name, artifact_location=location, tags={TAG_SERIES: name})
+        return mlflow_client.create_experiment(name, artifact_location=location, tags={Tag.SERIES: name})
     except MlflowException:
         existing = mlflow_client.get_experiment_by_name(name)
         if existing is None:
@@ -105,7 +124,9 @@ def load_version(mlflow_client: "MlflowClient", version: "ModelVersion") -> "Per
 
     with tempfile.TemporaryDirectory(prefix="mlts-model-") as folder:
         path = mlflow.artifacts.download_artifacts(
-            artifact_uri=model_json_uri(mlflow_client, version), dst_path=folder, tracking_uri=mlflow_client.tracking_uri
+            artifact_uri=model_json_uri(mlflow_client, version),
+            dst_path=folder,
+            tracking_uri=mlflow_client.tracking_uri,
         )
         return model_format.load(Path(path))
 
@@ -126,7 +147,7 @@ def promoted_models(mlflow_client: "MlflowClient", alias: str) -> list[Promoted]
         if number is None:
             continue
         version = mlflow_client.get_model_version(model.name, str(number))
-        promoted_at = (version.tags or {}).get(TAG_PROMOTED_AT) or _iso(version.creation_timestamp)
+        promoted_at = (version.tags or {}).get(Tag.PROMOTED_AT) or _iso(version.creation_timestamp)
         found.append(Promoted(model.name, str(number), version.run_id, promoted_at))
     return sorted(found, key=lambda p: p.promoted_at, reverse=True)
 
@@ -143,3 +164,27 @@ def all_registered_models(mlflow_client: "MlflowClient") -> list:
         token = page.token
         if not token:
             return models
+
+
+def training_status(mlflow_client: "MlflowClient", settings: Settings, run_id: str) -> dict[str, Any] | None:
+    """What a training run says of itself (state, version, decision, error, metrics); None when
+    there is no such run."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        run = mlflow_client.get_run(run_id)
+    except MlflowException:
+        return None
+    tags = run.data.tags
+    state = tags.get(Tag.STATUS) or ("running" if run.info.status == "RUNNING" else run.info.status.lower())
+    return {
+        "run_id": run_id,
+        "state": state,
+        "model_name": tags.get(Tag.SERIES),
+        "version": tags.get(Tag.MODEL_VERSION),
+        "decision": tags.get(Tag.DECISION),
+        "reason": tags.get(Tag.REASON),
+        "error": tags.get(Tag.ERROR),
+        "metrics": dict(run.data.metrics),
+        "run_url": run_url(settings, run.info.experiment_id, run_id),
+    }

@@ -13,31 +13,38 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.errors import InvalidInput
+
 Scalar = str | int | float | bool | None
 
-_COLLECTION = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_\-]{0,119}$")
-_FIELD_SEGMENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_\-]*$")
+# The name patterns, once: the API's schemas and the training request reuse these strings.
+NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_\-]*$"
+FIELD_PATH_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_\-]*(\.[A-Za-z0-9_][A-Za-z0-9_\-]*)*$"
+MAX_NAME = 120
+COLLECTION_RULE = "collection_name must be 1-120 letters, digits, '_' or '-' (no '$', '.', spaces or NUL)"
+MAX_FIELD_PATH = 200
+
+_COLLECTION = re.compile(NAME_PATTERN)
+_FIELD_SEGMENT = re.compile(NAME_PATTERN)
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]")
 
 
-class SeriesSpecError(ValueError):
+class SeriesSpecError(InvalidInput):
     """A collection name, field name or filter that cannot be used; the message says why."""
 
 
 def check_collection_name(name: object) -> str:
-    if not isinstance(name, str) or not _COLLECTION.match(name):
-        raise SeriesSpecError(
-            f"collection_name must be 1-120 letters, digits, '_' or '-' (no '$', '.', spaces or NUL), got {name!r}"
-        )
+    if not isinstance(name, str) or len(name) > MAX_NAME or not _COLLECTION.fullmatch(name):
+        raise SeriesSpecError(f"{COLLECTION_RULE}, got {name!r}")
     return name
 
 
 def check_field_path(path: object, what: str = "field") -> str:
     """A document field, dotted for nested ones (`additional_features.sensor_id`)."""
-    if not isinstance(path, str) or not path or len(path) > 200:
+    if not isinstance(path, str) or not path or len(path) > MAX_FIELD_PATH:
         raise SeriesSpecError(f"{what} must be a non-empty field name, got {path!r}")
     for segment in path.split("."):
-        if not _FIELD_SEGMENT.match(segment):
+        if not _FIELD_SEGMENT.fullmatch(segment):
             raise SeriesSpecError(
                 f"{what} {path!r} is not a plain field path: each dot-separated part must be letters, digits, "
                 "'_' or '-' (operators such as '$gt' are not accepted)"
@@ -74,7 +81,9 @@ def parse_filter_args(items: list[str]) -> dict[str, Scalar]:
             try:
                 parsed[key] = json.loads(raw)
             except ValueError:
-                raise SeriesSpecError(f"filter {item!r}: the part after ':=' must be JSON (3, 2.5, true, null)") from None
+                raise SeriesSpecError(
+                    f"filter {item!r}: the part after ':=' must be JSON (3, 2.5, true, null)"
+                ) from None
         elif "=" in item:
             key, value = item.split("=", 1)
             parsed[key] = value

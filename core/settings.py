@@ -5,12 +5,11 @@ Every variable is accepted under its plain name (the original system's `MONGODB_
 wins when both are set, for machines where a plain name means something else.
 """
 
-import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from core.masking import mask_url
@@ -30,7 +29,9 @@ def _env(name: str, default: Any = None, description: str = "", **kwargs: Any) -
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", env_ignore_empty=True, protected_namespaces=())
 
-    home: Path = _env("MLTS_HOME", Path(".mlts"), "Folder for all local state: embedded Mongo data, MLflow store, Prefect home.")
+    home: Path = _env(
+        "MLTS_HOME", Path(".mlts"), "Folder for all local state: embedded Mongo data, MLflow store, Prefect home."
+    )
     environment: Literal["development", "production", "test"] = _env(
         "ENVIRONMENT", "development", "production requires API_KEY and disables permissive defaults."
     )
@@ -71,15 +72,23 @@ class Settings(BaseSettings):
     host: str = _env("HOST", "0.0.0.0", "Interface `mlts serve` listens on.")
     port: int = _env("PORT", 8000, "Port `mlts serve` listens on (cloud platforms set PORT).", ge=1, le=65535)
     workers: int = _env("WORKERS", 1, "uvicorn worker processes of `mlts serve`.", ge=1, le=64)
-    api_key: SecretStr | None = _env("API_KEY", None, "Key required in X-API-Key by routes that write; required in production.")
+    api_key: SecretStr | None = _env(
+        "API_KEY", None, "Key required in X-API-Key by routes that write; required in production."
+    )
     cors_origins: Annotated[list[str], NoDecode] = _env(
         "CORS_ORIGINS", [], "Comma-separated origins allowed by CORS (none by default; never '*' with credentials)."
     )
-    model_name: str | None = _env("MODEL_NAME", None, "Model /predict uses when a request names none; unset: the most recently promoted.")
-    model_refresh_seconds: float = _env("MODEL_REFRESH_SECONDS", 30.0, "How often the API checks the registry for a moved alias.", gt=0)
+    model_name: str | None = _env(
+        "MODEL_NAME", None, "Model /predict uses when a request names none; unset: the most recently promoted."
+    )
+    model_refresh_seconds: float = _env(
+        "MODEL_REFRESH_SECONDS", 30.0, "How often the API checks the registry for a moved alias.", gt=0
+    )
     max_points: int = _env("MAX_POINTS", 100_000, "Most points one /predict request may send.", ge=1)
     max_horizon: int = _env("MAX_HORIZON", 1000, "Most steps one forecast may ask for.", ge=1)
-    max_batch_windows: int = _env("MAX_BATCH_WINDOWS", 100_000, "Most windows one /predict/batch request may send.", ge=1)
+    max_batch_windows: int = _env(
+        "MAX_BATCH_WINDOWS", 100_000, "Most windows one /predict/batch request may send.", ge=1
+    )
     max_body_bytes: int = _env("MAX_BODY_BYTES", 16 * 1024 * 1024, "Largest request body accepted.", ge=1024)
 
     @field_validator("cors_origins", mode="before")
@@ -95,26 +104,6 @@ class Settings(BaseSettings):
             raise ValueError("ENVIRONMENT=production requires API_KEY: set it to a long random string")
         if "*" in self.cors_origins:
             raise ValueError("CORS_ORIGINS='*' is not allowed; list the origins that may call the API")
-
-    def configure_environment(self) -> None:
-        """Point MLflow, Prefect, Great Expectations and matplotlib at MLTS_HOME before they are
-        imported, and switch off their telemetry (there is no network to send it to)."""
-        home = self.home.resolve()
-        defaults = {
-            "MLFLOW_TRACKING_URI": self.tracking_uri,
-            "PREFECT_HOME": str(home / "prefect"),
-            "MPLCONFIGDIR": str(home / "matplotlib"),
-            "MPLBACKEND": "Agg",
-            "GX_ANALYTICS_ENABLED": "false",
-            "MLFLOW_DISABLE_TELEMETRY": "true",
-            "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
-            "DO_NOT_TRACK": "true",
-            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        }
-        (home / "prefect").mkdir(parents=True, exist_ok=True)
-        for name, value in defaults.items():
-            if not os.environ.get(name):
-                os.environ[name] = value
 
     @property
     def tracking_uri(self) -> str:
@@ -141,14 +130,19 @@ class Settings(BaseSettings):
         return shown
 
     @classmethod
+    def variables(cls) -> dict[str, tuple[str, str]]:
+        """Each setting's field name: the plain name of its variable, and its description."""
+        found = {}
+        for name, field in cls.model_fields.items():
+            choices = field.validation_alias
+            variable = choices.choices[-1] if isinstance(choices, AliasChoices) else choices
+            found[name] = (str(variable), field.description or "")
+        return found
+
+    @classmethod
     def environment_variables(cls) -> dict[str, str]:
         """Every variable the settings read, by its plain name, with its description."""
-        names = {}
-        for field in cls.model_fields.values():
-            choices = field.validation_alias
-            name = choices.choices[-1] if isinstance(choices, AliasChoices) else choices
-            names[str(name)] = field.description or ""
-        return names
+        return dict(cls.variables().values())
 
 
 @lru_cache

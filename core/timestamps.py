@@ -103,11 +103,3 @@ def _number_or_nan(value: object) -> float:
     if to_decimal is not None:
         return float(to_decimal())
     return math.nan
-
-
-def is_number(raw: pd.Series) -> pd.Series:
-    """True where a stored value is a number (int or float, NaN and infinity included)."""
-    kind = pd.api.types.infer_dtype(raw, skipna=False)
-    if kind in ("integer", "floating", "mixed-integer-float"):
-        return pd.Series(True, index=raw.index)
-    return raw.map(lambda v: not isinstance(v, bool) and (isinstance(v, (int, float)) or hasattr(v, "to_decimal")))

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from core import registry
+from core.errors import NotFound
+from core.registry import CHALLENGER, PROMOTED, Tag
 from core.settings import Settings
 from ml.forecaster import PerceptronForecaster
 from pipelines.training import Split, rescore
@@ -23,10 +25,6 @@ if TYPE_CHECKING:
     from mlflow import MlflowClient
 
 log = logging.getLogger(__name__)
-
-PROMOTED = "promoted"
-CHALLENGER = "challenger"
-REJECTED = "rejected"
 
 
 @dataclass(frozen=True)
@@ -53,17 +51,23 @@ def decide(
         return Decision(
             PROMOTED,
             f"the {settings.model_alias} (version {champion.version}) could not be loaded ({exc}); replacing it",
-            new_rmse, str(champion.version),
-        )  # fmt: skip
+            new_rmse,
+            str(champion.version),
+        )
     champion_rmse = rescore(incumbent, split)
     if not math.isfinite(champion_rmse):
         return Decision(
             PROMOTED,
-            f"the {settings.model_alias} (version {champion.version}, window {incumbent.window_size}) cannot score this holdout",
-            new_rmse, str(champion.version),
-        )  # fmt: skip
+            f"the {settings.model_alias} (version {champion.version}, window {incumbent.window_size}) "
+            "cannot score this holdout",
+            new_rmse,
+            str(champion.version),
+        )
     if new_rmse < champion_rmse:
-        reason = f"holdout RMSE {new_rmse:.6g} beats the {settings.model_alias}'s {champion_rmse:.6g} (version {champion.version})"
+        reason = (
+            f"holdout RMSE {new_rmse:.6g} beats the {settings.model_alias}'s {champion_rmse:.6g} "
+            f"(version {champion.version})"
+        )
         return Decision(PROMOTED, reason, new_rmse, str(champion.version), champion_rmse)
     reason = (
         f"holdout RMSE {new_rmse:.6g} does not beat the {settings.model_alias}'s {champion_rmse:.6g} "
@@ -93,15 +97,15 @@ def apply(
 ) -> None:
     """Move the alias as decided and tag the version (and run) with the decision."""
     tags = {
-        registry.TAG_DECISION: decision.decision,
-        registry.TAG_REASON: decision.reason,
-        registry.TAG_RMSE: _text(decision.rmse),
-        registry.TAG_CHAMPION_RMSE: _text(decision.champion_rmse),
-        registry.TAG_CHAMPION_VERSION: decision.champion_version or "",
+        Tag.DECISION: decision.decision,
+        Tag.REASON: decision.reason,
+        Tag.RMSE: _text(decision.rmse),
+        Tag.CHAMPION_RMSE: _text(decision.champion_rmse),
+        Tag.CHAMPION_VERSION: decision.champion_version or "",
     }
     if decision.decision == PROMOTED:
-        tags[registry.TAG_PROMOTED_AT] = datetime.now(UTC).isoformat()
-        tags[registry.TAG_PROMOTED_BY] = by
+        tags[Tag.PROMOTED_AT] = datetime.now(UTC).isoformat()
+        tags[Tag.PROMOTED_BY] = by
     for key, value in tags.items():
         client.set_model_version_tag(name, version, key, value)
         if run_id:
@@ -122,13 +126,19 @@ def _text(value: float | None) -> str:
 
 def promote_by_hand(client: "MlflowClient", settings: Settings, name: str, version: str) -> Decision:
     """`mlts promote`: a person overrides the rule. The version must exist and load cleanly."""
-    model_version = client.get_model_version(name, version)
-    registry.load_version(client, model_version)
+    from mlflow.exceptions import MlflowException
+
+    try:
+        model_version = client.get_model_version(name, version)
+    except MlflowException as exc:
+        raise NotFound(f"{name} version {version}: {exc.message}") from None
+    registry.load_version(client, model_version)  # ModelFormatError: never promote what cannot be served
     champion = registry.version_by_alias(client, name, settings.model_alias)
     decision = Decision(
-        PROMOTED, "promoted by hand with `mlts promote`",
-        float(model_version.tags.get(registry.TAG_RMSE) or "nan"),
+        PROMOTED,
+        "promoted by hand with `mlts promote`",
+        float(model_version.tags.get(Tag.RMSE) or "nan"),
         str(champion.version) if champion else None,
-    )  # fmt: skip
+    )
     apply(client, settings, name, version, decision, model_version.run_id, by="mlts promote")
     return decision

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from core import registry
+from core.registry import Tag, Trigger
 from core.series import SeriesSpec
 from core.settings import Settings
 from ml import model_format
@@ -31,9 +32,6 @@ from pipelines.validation import ValidationReport
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
-TAG_STATUS = "mlts.status"
-TAG_ERROR = "mlts.error"
-TAG_VERSION = "mlts.model_version"
 _BATCH = 1000
 
 
@@ -61,7 +59,7 @@ def run_name(spec: SeriesSpec, hp: Hyperparameters) -> str:
 
 
 def start_run(
-    client: "MlflowClient", settings: Settings, spec: SeriesSpec, hp: Hyperparameters, source: str
+    client: "MlflowClient", settings: Settings, spec: SeriesSpec, hp: Hyperparameters, trigger: Trigger
 ) -> tuple[str, str]:
     """A new run in the series' experiment; returns (experiment id, run id)."""
     experiment = registry.experiment_id(client, spec.model_name, settings)
@@ -69,10 +67,10 @@ def start_run(
         experiment,
         run_name=run_name(spec, hp),
         tags={
-            registry.TAG_SERIES: spec.model_name,
-            registry.TAG_SPEC: json.dumps(spec.to_dict(), sort_keys=True),
-            TAG_STATUS: "running",
-            "mlts.source": source,
+            Tag.SERIES: spec.model_name,
+            Tag.SPEC: json.dumps(spec.to_dict(), sort_keys=True),
+            Tag.STATUS: "running",
+            Tag.TRIGGER: trigger,
             "mlflow.note.content": f"Training of the forecaster for {spec.describe()}.",
         },
     )
@@ -132,7 +130,12 @@ def log_validation(client: "MlflowClient", run_id: str, report: ValidationReport
 
 
 def log_artifacts(
-    client: "MlflowClient", run_id: str, spec: SeriesSpec, model: PerceptronForecaster, split: Split, holdout: np.ndarray
+    client: "MlflowClient",
+    run_id: str,
+    spec: SeriesSpec,
+    model: PerceptronForecaster,
+    split: Split,
+    holdout: np.ndarray,
 ) -> None:
     """The loss curve, the holdout forecast against the actual values, and the model JSON."""
     with tempfile.TemporaryDirectory(prefix="mlts-artifacts-") as folder:
@@ -142,11 +145,15 @@ def log_artifacts(
         lower, upper = model.bounds(holdout[:, None])
         context = max(0, start - 3 * split.holdout_points)
         plots.holdout_forecast(
-            split.timestamps[start:], split.values[start:], holdout, lower[:, 0], upper[:, 0],
+            split.timestamps[start:],
+            split.values[start:],
+            holdout,
+            lower[:, 0],
+            upper[:, 0],
             folder_path / "holdout_forecast.png",
             f"{spec.model_name}: holdout, {model.intervals.level:.0%} interval" if model.intervals else spec.model_name,
             context=(split.timestamps[context:start], split.values[context:start]),
-        )  # fmt: skip
+        )
         model_format.save(model, folder_path / "model.json")
         for name in ("loss_curve.png", "holdout_forecast.png"):
             client.log_artifact(run_id, str(folder_path / name), "plots")
@@ -199,4 +206,28 @@ def finish(client: "MlflowClient", run_id: str, status: str, tags: dict[str, str
     for key, value in tags.items():
         client.set_tag(run_id, key, value[:5000])
     client.set_terminated(run_id, "FINISHED" if status == "succeeded" else "FAILED")
-    client.set_tag(run_id, TAG_STATUS, status)
+    client.set_tag(run_id, Tag.STATUS, status)
+
+
+def register_version(
+    client: "MlflowClient", settings: Settings, model_uri: str, run_id: str, spec: SeriesSpec, rmse: float
+) -> str:
+    """A new version of the series' registered model (created on first use), described so the
+    registry UI says what it is; returns the version number."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    name = spec.model_name
+    description = f"Perceptron forecaster of {spec.describe()} (one step ahead, recursive for longer horizons)."
+    try:
+        client.create_registered_model(name, tags={Tag.SERIES: name}, description=description)
+    except MlflowException as exc:
+        if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+            raise
+    mlflow.set_registry_uri(settings.tracking_uri)
+    version = mlflow.register_model(model_uri, name, tags={Tag.SERIES: name, Tag.RUN_ID: run_id})
+    client.update_model_version(
+        name, version.version, description=f"{description} Holdout RMSE {rmse:.6g}, run {run_id}."
+    )
+    client.set_tag(run_id, Tag.MODEL_VERSION, str(version.version))
+    return str(version.version)

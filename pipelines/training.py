@@ -66,8 +66,11 @@ def fit_forecaster(
     }
     log.info(
         "fitted %s: %d epochs, final loss %.6g, %d training windows",
-        spec.model_name, model.epochs_trained, model.final_loss, model.training_samples,
-    )  # fmt: skip
+        spec.model_name,
+        model.epochs_trained,
+        model.final_loss,
+        model.training_samples,
+    )
     return model
 
 

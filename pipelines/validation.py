@@ -42,12 +42,19 @@ class ValidationReport:
     def summary(self) -> str:
         if self.success:
             return f"{self.series}: all expectations met on {self.rows} rows"
-        lines = [f"validation of {self.series} failed ({len(self.failures)} of {len(self.result.get('results', []))} expectations):"]
+        checked = len(self.result.get("results", []))
+        lines = [f"validation of {self.series} failed ({len(self.failures)} of {checked} expectations):"]
         lines += [f"- {failure['message']}" for failure in self.failures]
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"series": self.series, "success": self.success, "rows": self.rows, "failures": self.failures, "great_expectations": self.result}
+        return {
+            "series": self.series,
+            "success": self.success,
+            "rows": self.rows,
+            "failures": self.failures,
+            "great_expectations": self.result,
+        }
 
 
 def _suite(window_size: int, min_points: int, bounds: tuple[float | None, float | None]) -> Any:
@@ -63,7 +70,10 @@ def _suite(window_size: int, min_points: int, bounds: tuple[float | None, float 
     add(gxe.ExpectColumnValuesToNotBeNull(column=TIMESTAMP), "timestamp field missing or null")
     add(gxe.ExpectColumnValuesToNotBeNull(column=VALUE), "value field missing, null or NaN")
     add(gxe.ExpectColumnValuesToBeInTypeList(column=VALUE, type_list=NUMERIC_TYPES), "value is not a number")
-    add(gxe.ExpectColumnValuesToBeBetween(column=VALUE_FLOAT, min_value=-_FINITE, max_value=_FINITE), "value is infinite")
+    add(
+        gxe.ExpectColumnValuesToBeBetween(column=VALUE_FLOAT, min_value=-_FINITE, max_value=_FINITE),
+        "value is infinite",
+    )
     add(gxe.ExpectColumnValuesToNotBeNull(column=TIMESTAMP_UTC), "timestamp cannot be parsed as a date")
     add(gxe.ExpectColumnValuesToBeUnique(column=TIMESTAMP_UTC), "duplicate timestamps")
     add(gxe.ExpectColumnValuesToBeIncreasing(column=TIMESTAMP_UTC, strictly=True), "timestamps not strictly increasing")
@@ -130,7 +140,6 @@ def validate_series(
 ) -> ValidationReport:
     """Run the suite on the loaded frame. Never raises for bad data: the report says what failed."""
     import great_expectations as gx
-
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     checked = frame[[TIMESTAMP, VALUE, TIMESTAMP_UTC, VALUE_FLOAT]].copy()
@@ -145,7 +154,9 @@ def validate_series(
             .get_batch(batch_parameters={"dataframe": checked})
         )
         suite = _suite(window_size, min_points, bounds)
-        outcome = batch.validate(suite, result_format={"result_format": "COMPLETE", "partial_unexpected_count": _EXAMPLES})
+        outcome = batch.validate(
+            suite, result_format={"result_format": "COMPLETE", "partial_unexpected_count": _EXAMPLES}
+        )
     failures = [_failure(result, checked) for result in outcome.results if not result.success]
     for failure in failures:
         if failure["meaning"] == "duplicate timestamps" and not spec.filter:
@@ -154,7 +165,11 @@ def validate_series(
                 "such as additional_features.sensor_id=<id>"
             )
     report = ValidationReport(
-        series=spec.describe(), success=bool(outcome.success), rows=len(checked), failures=failures, result=outcome.to_json_dict()
+        series=spec.describe(),
+        success=bool(outcome.success),
+        rows=len(checked),
+        failures=failures,
+        result=outcome.to_json_dict(),
     )
     log.info(report.summary())
     return report

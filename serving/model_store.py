@@ -6,6 +6,7 @@ no registry or database call. Refreshing (a background task) is the only thing t
 MLflow, and it never writes there.
 """
 
+import asyncio
 import logging
 import threading
 import time
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core import registry
+from core.errors import NotFound, Unavailable
 from core.settings import Settings
 from ml.forecaster import PerceptronForecaster
 from serving import observability
@@ -70,6 +72,29 @@ class ModelStore:
         models = self.models
         return models.get(name or self.default_name or "")
 
+    def pick(self, name: str | None) -> ServedModel:
+        """The model a request names, or the default one; a 404 or 503 that lists what is served."""
+        served = self.get(name)
+        if served is not None:
+            return served
+        known = sorted(self.models)
+        if not known:
+            raise Unavailable("no model is loaded yet: train one (POST /train or `mlts train`) and wait for promotion")
+        if name is None:
+            raise Unavailable(
+                f"MODEL_NAME={self.settings.model_name} is not promoted; served models: {', '.join(known)}"
+            )
+        raise NotFound(f"model {name!r} is not served; served models: {', '.join(known)}")
+
+    async def follow(self) -> None:
+        """Refresh every MODEL_REFRESH_SECONDS, forever (the app's lifespan cancels it)."""
+        while True:
+            await asyncio.sleep(self.settings.model_refresh_seconds)
+            try:
+                await asyncio.to_thread(self.refresh)
+            except Exception:  # noqa: BLE001
+                log.exception("model refresh failed")
+
     def refresh(self) -> bool:
         """Load what the alias points at now; keep the old model of any name that fails. Returns
         whether the registry answered."""
@@ -80,7 +105,9 @@ class ModelStore:
             except Exception as exc:  # noqa: BLE001 - registry down: keep serving what we have
                 self.registry_reachable = False
                 self.last_error = f"registry unreachable: {type(exc).__name__}: {str(exc)[:300]}"
-                log.warning("model refresh: %s; serving the %d models already loaded", self.last_error, len(self.models))
+                log.warning(
+                    "model refresh: %s; serving the %d models already loaded", self.last_error, len(self.models)
+                )
                 return False
             current = self.models
             updated: dict[str, ServedModel] = {}
@@ -125,7 +152,15 @@ class ModelStore:
         observability.MODEL_RELOADS.labels(entry.name).inc()
         log.info("serving %s version %s (%s)", entry.name, entry.version, self.settings.model_alias)
         return ServedModel(
-            name=entry.name, version=entry.version, alias=self.settings.model_alias, run_id=entry.run_id, model=model,
-            promoted_at=entry.promoted_at, loaded_at=time.time(), params=params, metrics=metrics, run_url=run_url,
+            name=entry.name,
+            version=entry.version,
+            alias=self.settings.model_alias,
+            run_id=entry.run_id,
+            model=model,
+            promoted_at=entry.promoted_at,
+            loaded_at=time.time(),
+            params=params,
+            metrics=metrics,
+            run_url=run_url,
             counter=observability.PREDICTIONS.labels(entry.name, entry.version),
-        )  # fmt: skip
+        )

@@ -13,17 +13,27 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
-REQUESTS = Counter("mlts_http_requests_total", "HTTP requests by route and status.", ["method", "route", "status"], registry=REGISTRY)
+REQUESTS = Counter(
+    "mlts_http_requests_total", "HTTP requests by route and status.", ["method", "route", "status"], registry=REGISTRY
+)
 LATENCY = Histogram(
-    "mlts_http_request_duration_seconds", "Request latency by route.", ["method", "route"], registry=REGISTRY,
+    "mlts_http_request_duration_seconds",
+    "Request latency by route.",
+    ["method", "route"],
+    registry=REGISTRY,
     buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
-)  # fmt: skip
+)
 PREDICTIONS = Counter(
     "mlts_predictions_total", "Forecasts served, per model version.", ["model", "version"], registry=REGISTRY
 )
-MODEL_RELOADS = Counter("mlts_model_reloads_total", "Model versions loaded from the registry.", ["model"], registry=REGISTRY)
+MODEL_RELOADS = Counter(
+    "mlts_model_reloads_total", "Model versions loaded from the registry.", ["model"], registry=REGISTRY
+)
 MODEL_LOAD_FAILURES = Counter(
-    "mlts_model_load_failures_total", "Versions that failed to load (the old one kept serving).", ["model"], registry=REGISTRY
+    "mlts_model_load_failures_total",
+    "Versions that failed to load (the old one kept serving).",
+    ["model"],
+    registry=REGISTRY,
 )
 MODELS_LOADED = Gauge("mlts_models_loaded", "Models in memory.", registry=REGISTRY)
 
@@ -79,20 +89,21 @@ class _BodyTooLarge(Exception):
 async def _reply_too_large(send: Any, limit: int) -> None:
     body = _TOO_LARGE % limit
     await send(
-        {"type": "http.response.start", "status": 413,
-         "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]}
-    )  # fmt: skip
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
-# Routes FastAPI's router dispatches without recording them in the scope (plain Starlette routes).
-ROUTE_OF_ENDPOINT: dict[Any, str] = {}
 _children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
 
 def _observe(scope: dict, status: int, started: float) -> None:
     route = scope.get("route")
-    template = getattr(route, "path", None) or ROUTE_OF_ENDPOINT.get(scope.get("endpoint")) or "unmatched"
+    template = getattr(route, "path", None) or "unmatched"
     key = (scope.get("method", ""), template, status)
     metrics = _children.get(key)
     if metrics is None:

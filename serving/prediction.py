@@ -1,18 +1,13 @@
 """From request points to forecasts: sort, check, take the last window, forecast, put dates on
 the answer. numpy does the work; the only per-point Python is reading the decoded points."""
 
-import warnings
-
 import numpy as np
 
+from core.errors import InvalidInput
 from ml.forecaster import PerceptronForecaster
-from serving.errors import ApiError
 from serving.schemas import Point
 
 _MAX_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
-
-# numpy converts "+02:00"-style offsets to UTC and warns that datetime64 has no zone: expected here.
-warnings.filterwarnings("ignore", message="no explicit representation of timezones", category=UserWarning)
 
 
 def _milliseconds(stamps: list[str | int | float]) -> np.ndarray:
@@ -38,8 +33,8 @@ def _one_by_one(stamps: list[str | int | float]) -> np.ndarray:
             try:
                 out[i] = np.datetime64(stamp.rstrip("Zz") or "x", "ms").astype(np.int64)
             except ValueError:
-                raise ApiError(
-                    422, f"data[{i}].timestamp {stamp[:40]!r} is not an ISO-8601 date-time such as 2024-01-01T00:00:00Z; "
+                raise InvalidInput(
+                    f"data[{i}].timestamp {stamp[:40]!r} is not an ISO-8601 date-time such as 2024-01-01T00:00:00Z; "
                     "send ISO-8601 strings or epoch milliseconds",
                 ) from None
         else:
@@ -52,16 +47,18 @@ def series_from_points(points: list[Point]) -> tuple[np.ndarray, np.ndarray]:
     times = _milliseconds([p.timestamp for p in points])
     values = np.array([p.value for p in points], dtype=np.float64)
     if not np.isfinite(values).all():
-        raise ApiError(422, f"data: values must be finite numbers; point {int(np.argmin(np.isfinite(values)))} is not")
+        raise InvalidInput(f"data: values must be finite numbers; point {int(np.argmin(np.isfinite(values)))} is not")
     if not np.isfinite(times).all() or times.min() < -_MAX_MS or times.max() > _MAX_MS:
-        raise ApiError(422, "data: a numeric timestamp must be epoch milliseconds between years 1 and 9999")
+        raise InvalidInput("data: a numeric timestamp must be epoch milliseconds between years 1 and 9999")
     if (np.diff(times) <= 0).any():
         order = np.argsort(times, kind="stable")
         times, values = times[order], values[order]
         repeated = np.flatnonzero(np.diff(times) == 0)
         if len(repeated):
             stamp = _iso(times[repeated[0]])
-            raise ApiError(422, f"data: duplicate timestamps ({len(repeated)} repeated, first {stamp}); send one value per timestamp")
+            raise InvalidInput(
+                f"data: duplicate timestamps ({len(repeated)} repeated, first {stamp}); send one value per timestamp"
+            )
     return times, values
 
 
@@ -91,7 +88,9 @@ def next_timestamps(times: np.ndarray, horizon: int, fallback_step_seconds: floa
     return [s + "Z" for s in np.datetime_as_string(milliseconds.astype("datetime64[ms]"), unit=unit).tolist()]
 
 
-def forecast(model: PerceptronForecaster, values: np.ndarray, horizon: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def forecast(
+    model: PerceptronForecaster, values: np.ndarray, horizon: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Point forecasts and interval bounds for the `horizon` steps after the last window."""
     window = values[-model.window_size :]
     predicted = model.forecast_windows(window[None, :], horizon)
@@ -102,12 +101,11 @@ def forecast(model: PerceptronForecaster, values: np.ndarray, horizon: int) -> t
 def check_window(model_name: str, model: PerceptronForecaster, available: int, window_size: int | None) -> None:
     w = model.window_size
     if window_size is not None and window_size != w:
-        raise ApiError(
-            422,
+        raise InvalidInput(
             f"window_size={window_size} does not match model {model_name}, trained with window_size={w}: "
             f"send window_size {w} (or leave it out)",
         )
     if available < w:
-        raise ApiError(
-            422, f"data has {available} points but model {model_name} needs window_size={w}: send at least {w} points"
+        raise InvalidInput(
+            f"data has {available} points but model {model_name} needs window_size={w}: send at least {w} points"
         )

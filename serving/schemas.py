@@ -2,7 +2,8 @@
 
 The hot routes (`/predict`, `/predict/batch`) decode with msgspec: typed decoding in C, a
 message naming the JSON path of the first bad field, and no Python object per point beyond
-one small struct. Their JSON Schema (for /docs and the fuzz tests) comes from the same structs.
+one small struct. Their JSON Schema (for /docs and the fuzz tests) comes from the same structs,
+given to FastAPI as the routes' `openapi_extra`. The training body is `TrainingConfig` itself.
 """
 
 from typing import Annotated, Any
@@ -11,12 +12,17 @@ import msgspec
 import pydantic
 from msgspec import Meta, Struct
 
+from core.series import FIELD_PATH_PATTERN, MAX_FIELD_PATH, MAX_NAME, NAME_PATTERN
+
 Timestamp = Annotated[
     str | int | float,
-    Meta(description="ISO-8601 date-time (`2024-01-01T00:00:00Z`, with or without a zone; none means UTC) or epoch milliseconds."),
+    Meta(
+        description="ISO-8601 date-time (`2024-01-01T00:00:00Z`, with or without a zone; none means UTC) "
+        "or epoch milliseconds."
+    ),
 ]
-Name = Annotated[str, Meta(min_length=1, max_length=120, pattern=r"^[A-Za-z0-9_][A-Za-z0-9_\-]*$")]
-FieldPath = Annotated[str, Meta(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_][A-Za-z0-9_\-]*(\.[A-Za-z0-9_][A-Za-z0-9_\-]*)*$")]
+Name = Annotated[str, Meta(min_length=1, max_length=MAX_NAME, pattern=NAME_PATTERN)]
+FieldPath = Annotated[str, Meta(min_length=1, max_length=MAX_FIELD_PATH, pattern=FIELD_PATH_PATTERN)]
 Scalar = str | int | float | bool | None
 PositiveInt = Annotated[int, Meta(ge=1)]
 
@@ -94,6 +100,44 @@ EXAMPLES: dict[str, Any] = {
 }
 
 
-def openapi_components(*types: type) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """JSON Schemas of msgspec types, referencing OpenAPI's components section."""
-    return msgspec.json.schema_components(types, ref_template="#/components/schemas/{name}")
+JSON = "application/json"
+ERROR = {"model": ErrorBody, "description": "What is wrong and what to send instead."}
+
+
+def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """Documented error answers; 422 among them keeps FastAPI from documenting its own list-shaped
+    validation error, which this API never sends (see serving/errors.py)."""
+    return {status: ERROR for status in statuses}
+
+
+def inline_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """A JSON Schema with its `$defs` references resolved in place, so an operation can carry it
+    whole (the types here are not recursive)."""
+    definitions = schema.get("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return resolve(definitions[node["$ref"].rsplit("/", 1)[-1]])
+            return {key: resolve(value) for key, value in node.items() if key != "$defs"}
+        if isinstance(node, list):
+            return [resolve(item) for item in node]
+        return node
+
+    return resolve(schema)
+
+
+def struct_schema(struct: type) -> dict[str, Any]:
+    return inline_schema(msgspec.json.schema(struct))
+
+
+def body_doc(request: dict[str, Any], example: Any | None = None) -> dict[str, Any]:
+    """`openapi_extra` for a route that reads its own body: FastAPI's way to document one."""
+    content: dict[str, Any] = {"schema": request}
+    if example is not None:
+        content["example"] = example
+    return {"requestBody": {"required": True, "content": {JSON: content}}}
+
+
+def answer_doc(response: dict[str, Any], description: str = "Successful Response") -> dict[str, Any]:
+    return {"description": description, "content": {JSON: {"schema": response}}}

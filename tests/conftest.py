@@ -20,11 +20,12 @@ os.environ["MLTS_HOME"] = str(_SESSION_HOME)
 os.environ.pop("MLFLOW_TRACKING_URI", None)
 os.environ.setdefault("ENVIRONMENT", "test")
 
+from core.bootstrap import bootstrap  # noqa: E402
 from core.embedded_mongo import EmbeddedMongo  # noqa: E402
 from core.mongo import connect  # noqa: E402
 from core.settings import get_settings  # noqa: E402
 
-get_settings().configure_environment()
+bootstrap(serving=True)
 # Prefect logs the stop of its temporary server at exit, after pytest has closed the streams.
 logging.raiseExceptions = False
 

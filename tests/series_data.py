@@ -9,7 +9,9 @@ from tests.ml.series_factory import ar
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 
 
-def documents(values: np.ndarray, sensor: str = "s1", start: datetime = T0, step: timedelta = timedelta(hours=1)) -> list[dict]:
+def documents(
+    values: np.ndarray, sensor: str = "s1", start: datetime = T0, step: timedelta = timedelta(hours=1)
+) -> list[dict]:
     return [
         {"timestamp": start + i * step, "value": float(v), "additional_features": {"sensor_id": sensor}}
         for i, v in enumerate(values)

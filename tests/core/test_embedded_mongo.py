@@ -6,7 +6,8 @@ import pytest
 from pymongo import MongoClient
 from pymongo.errors import ServerSelectionTimeoutError
 
-from core.embedded_mongo import EmbeddedMongo, answers_ping, ensure_local_server, free_port, local_server, stop_local_server
+from core.embedded_mongo import EmbeddedMongo, answers_ping, ensure_local_server, local_server, stop_local_server
+from core.processes import free_port
 
 
 def test_background_server_is_started_once_and_reused(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from core.demo import COLLECTION, SENSORS, demo_frame, demo_series
-from core.ingest import documents_from_frame, ingest_csv, ingest_frame, read_csv
+from core.ingest import documents_from_frame, ingest_frame, read_csv
 from core.mongo import read_series, to_arrays
 
 CSV = """timestamp,value,sensor_id
@@ -23,7 +23,7 @@ not a date,3.0,a
 def test_bad_rows_are_reported_with_their_line_and_never_silently_dropped(mongo_db, tmp_path: Path) -> None:
     path = tmp_path / "readings.csv"
     path.write_text(CSV)
-    report = ingest_csv(mongo_db, path, "readings")
+    report = ingest_frame(mongo_db, read_csv(path), "readings")
     assert (report.rows, report.written) == (7, 3)
     reasons = {row.line: row.reason for row in report.rejected}
     assert set(reasons) == {3, 4, 6, 7}
@@ -42,7 +42,14 @@ def test_bad_rows_are_reported_with_their_line_and_never_silently_dropped(mongo_
 def test_wide_rows_can_stay_flat(mongo_db, tmp_path: Path) -> None:
     path = tmp_path / "wide.csv"
     path.write_text("fecha,temperatura,ph,site\n2024-01-01,20.5,7.1,x\n2024-01-02,21.0,7.0,x\n")
-    report = ingest_csv(mongo_db, path, "wide", timestamp_column="fecha", value_columns=["temperatura", "ph"], features_field=None)
+    report = ingest_frame(
+        mongo_db,
+        read_csv(path),
+        "wide",
+        timestamp_column="fecha",
+        value_columns=["temperatura", "ph"],
+        features_field=None,
+    )
     assert report.written == 2 and not report.rejected
     document = list(mongo_db.wide.find({}, {"_id": 0}).sort("fecha", 1).limit(1))[0]
     assert document == {"fecha": datetime(2024, 1, 1, tzinfo=timezone.utc), "temperatura": 20.5, "ph": 7.1, "site": "x"}

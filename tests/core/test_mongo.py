@@ -12,7 +12,7 @@ from core.mongo import (
     connect_async,
     read_series,
     read_series_async,
-    server_status,
+    server_status_async,
     to_arrays,
 )
 from core.series import SeriesSpec
@@ -50,7 +50,9 @@ def test_timestamps_in_every_stored_form_normalise_to_utc(mongo_db) -> None:
         ]
     )
     series = to_arrays(read_series(mongo_db, SeriesSpec("mixed")))
-    expected = np.array([np.datetime64("2024-01-01T00:00") + np.timedelta64(h, "h") for h in range(5)], dtype="datetime64[ns]")
+    expected = np.array(
+        [np.datetime64("2024-01-01T00:00") + np.timedelta64(h, "h") for h in range(5)], dtype="datetime64[ns]"
+    )
     np.testing.assert_array_equal(series.timestamps, expected)
     np.testing.assert_array_equal(series.values, np.arange(5.0))
 
@@ -134,9 +136,17 @@ def test_async_reader_reports_a_missing_collection(mongo_db, mongo_url: str) -> 
         asyncio.run(read())
 
 
-def test_server_status_reports_round_trip_and_collections(mongo_db) -> None:
+def test_server_status_reports_round_trip_and_collections(mongo_db, mongo_url) -> None:
     mongo_db.readings.insert_many(_hourly(2))
-    status = server_status(mongo_db.client, mongo_db.name)
+
+    async def status_of():
+        client = connect_async(mongo_url)
+        try:
+            return await server_status_async(client, mongo_db.name)
+        finally:
+            await client.close()
+
+    status = asyncio.run(status_of())
     assert status["round_trip_ms"] > 0
     assert status["collections"] == ["readings"]
     assert isinstance(status["server_version"], str) and status["server_version"]

@@ -9,7 +9,9 @@ def test_model_name_rule() -> None:
     assert spec.model_name == "sensor_readings.value.sensor_id-temp_office_1"
     two = SeriesSpec("s", value_field="ph", filter={"b": 2, "a": "x"})
     assert two.model_name == "s.ph.a-x.b-2"
-    assert SeriesSpec("s", filter={"a": "x", "b": 2}).model_name == SeriesSpec("s", filter={"b": 2, "a": "x"}).model_name
+    assert (
+        SeriesSpec("s", filter={"a": "x", "b": 2}).model_name == SeriesSpec("s", filter={"b": 2, "a": "x"}).model_name
+    )
 
 
 @pytest.mark.parametrize("name", ["a$b", "a.b", "a\x00b", "", "x" * 121, " lead", "$cmd", None, 5])
@@ -36,15 +38,20 @@ def test_filters_carrying_operators_are_refused(filter_: dict) -> None:
 
 def test_plain_filters_pass() -> None:
     assert check_filter({"additional_features.sensor_id": "s1", "n": 3, "ok": True, "gone": None}) == {
-        "additional_features.sensor_id": "s1", "n": 3, "ok": True, "gone": None,
-    }  # fmt: skip
+        "additional_features.sensor_id": "s1",
+        "n": 3,
+        "ok": True,
+        "gone": None,
+    }
     assert check_filter(None) == {}
 
 
 def test_cli_filters_are_strings_unless_typed() -> None:
     assert parse_filter_args(["additional_features.sensor_id=001", "level:=3", "on:=true"]) == {
-        "additional_features.sensor_id": "001", "level": 3, "on": True,
-    }  # fmt: skip
+        "additional_features.sensor_id": "001",
+        "level": 3,
+        "on": True,
+    }
     with pytest.raises(SeriesSpecError, match="key=value"):
         parse_filter_args(["nonsense"])
     with pytest.raises(SeriesSpecError, match="JSON"):

@@ -66,4 +66,7 @@ def test_passwords_are_masked_when_settings_are_shown(monkeypatch: pytest.Monkey
 def test_mask_helpers() -> None:
     assert mask_url("postgresql://u:pw@h/db") == "postgresql://u:***@h/db"
     assert mask_url("mongodb://h:27017") == "mongodb://h:27017"
-    assert mask_text("failed: mongodb+srv://me:pw@x.net/?a=1 key=abc", ["abc"]) == "failed: mongodb+srv://me:***@x.net/?a=1 key=***"
+    assert (
+        mask_text("failed: mongodb+srv://me:pw@x.net/?a=1 key=abc", ["abc"])
+        == "failed: mongodb+srv://me:***@x.net/?a=1 key=***"
+    )

@@ -15,7 +15,7 @@ import httpx
 import pytest
 import yaml
 
-from core.embedded_mongo import free_port
+from core.processes import Child, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
@@ -64,32 +64,8 @@ def _command(service: str, replace: dict[str, str] | None = None) -> list[str]:
     return parts
 
 
-def _start(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
-    environment = {**os.environ, **env, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
-    return subprocess.Popen(command, env=environment, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
-
-
-def _wait(url: str, process: subprocess.Popen, log: Path, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"{url}: the process exited ({process.returncode}):\n{log.read_text()[-3000:]}")
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise AssertionError(f"{url} did not answer within {timeout} s:\n{log.read_text()[-3000:]}")
-
-
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, 15)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, 9)
+def _start(command: list[str], env: dict[str, str], log: Path) -> Child:
+    return Child.spawn(command, command[0], log, env={**env, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"})
 
 
 @pytest.fixture(scope="module")
@@ -117,34 +93,58 @@ def servers(postgres, tmp_path_factory) -> Iterator[dict[str, str]]:
         _start(_command("prefect"), {k: v for k, v in prefect_env.items()}, folder / "prefect.log"),
     ]
     try:
-        _wait(f"http://127.0.0.1:{mlflow_port}/health", processes[0], folder / "mlflow.log")
-        _wait(f"http://127.0.0.1:{prefect_port}/api/health", processes[1], folder / "prefect.log")
-        yield {"mlflow": f"http://127.0.0.1:{mlflow_port}", "prefect": f"http://127.0.0.1:{prefect_port}/api", "folder": str(folder)}
+        processes[0].wait_http(f"http://127.0.0.1:{mlflow_port}/health", timeout=120)
+        processes[1].wait_http(f"http://127.0.0.1:{prefect_port}/api/health", timeout=120)
+        yield {
+            "mlflow": f"http://127.0.0.1:{mlflow_port}",
+            "prefect": f"http://127.0.0.1:{prefect_port}/api",
+            "folder": str(folder),
+        }
     finally:
         for process in processes:
-            _stop(process)
+            process.stop()
 
 
 def _mlts_env(servers: dict[str, str], mongo_url: str, database: str, home: Path, **extra: str) -> dict[str, str]:
     """The environment compose gives the mlts services, pointed at the servers started here."""
     env = {k: v for k, v in SERVICES["api"]["environment"].items() if "${" not in v}
     env.update(
-        MONGODB_URL=mongo_url, MONGODB_DATABASE=database, MLFLOW_TRACKING_URI=servers["mlflow"],
-        PREFECT_API_URL=servers["prefect"], MLTS_HOME=str(home), ENVIRONMENT="production", API_KEY="stack-test-key",
-        PREFECT_HOME=str(home / "prefect"), **extra,
-    )  # fmt: skip
+        MONGODB_URL=mongo_url,
+        MONGODB_DATABASE=database,
+        MLFLOW_TRACKING_URI=servers["mlflow"],
+        PREFECT_API_URL=servers["prefect"],
+        MLTS_HOME=str(home),
+        ENVIRONMENT="production",
+        API_KEY="stack-test-key",
+        PREFECT_HOME=str(home / "prefect"),
+        **extra,
+    )
     env.pop("MLFLOW_UI_URL", None)
     return env
 
 
-def test_training_flow_end_to_end_through_mlflow_and_prefect_servers(servers, mongo_db, mongo_url, seed_series, tmp_path) -> None:
+def test_training_flow_end_to_end_through_mlflow_and_prefect_servers(
+    servers, mongo_db, mongo_url, seed_series, tmp_path
+) -> None:
     seed_series(sensor="s1")
     env = _mlts_env(servers, mongo_url, mongo_db.name, tmp_path / "home")
     done = subprocess.run(
-        [str(BIN / "mlts"), "train", "--collection", "readings", "--filter", "additional_features.sensor_id=s1",
-         "--window-size", "12", "--json"],
-        env={**os.environ, **env}, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        [
+            str(BIN / "mlts"),
+            "train",
+            "--collection",
+            "readings",
+            "--filter",
+            "additional_features.sensor_id=s1",
+            "--window-size",
+            "12",
+            "--json",
+        ],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
 
     from mlflow import MlflowClient
@@ -164,21 +164,38 @@ def test_training_flow_end_to_end_through_mlflow_and_prefect_servers(servers, mo
     assert (f"{name} w12", "COMPLETED") in states, states
 
 
-def test_api_and_scheduler_commands_serve_against_the_stack(servers, mongo_db, mongo_url, seed_series, tmp_path) -> None:
+def test_api_and_scheduler_commands_serve_against_the_stack(
+    servers, mongo_db, mongo_url, seed_series, tmp_path
+) -> None:
     seed_series(sensor="s2")
     config = tmp_path / "series.yaml"
-    config.write_text(yaml.safe_dump({"series": [{"collection": "readings", "filter": {"additional_features.sensor_id": "s2"},
-                                                  "window_size": 12}]}))  # fmt: skip
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "series": [
+                    {"collection": "readings", "filter": {"additional_features.sensor_id": "s2"}, "window_size": 12}
+                ]
+            }
+        )
+    )
     port = free_port()
     api_env = _mlts_env(servers, mongo_url, mongo_db.name, tmp_path / "api", PORT=str(port), MODEL_REFRESH_SECONDS="1")
-    scheduler_env = _mlts_env(servers, mongo_url, mongo_db.name, tmp_path / "scheduler", RETRAIN_CRON="0 3 * * *",
-                              PREFECT_RUNNER_POLL_FREQUENCY="1")  # fmt: skip
+    scheduler_env = _mlts_env(
+        servers,
+        mongo_url,
+        mongo_db.name,
+        tmp_path / "scheduler",
+        RETRAIN_CRON="0 3 * * *",
+        PREFECT_RUNNER_POLL_FREQUENCY="1",
+    )
     api = _start(_command("api"), api_env, tmp_path / "api.log")
-    scheduler = _start(_command("scheduler", {"/app/series.yaml": str(config)}), scheduler_env, tmp_path / "scheduler.log")
+    scheduler = _start(
+        _command("scheduler", {"/app/series.yaml": str(config)}), scheduler_env, tmp_path / "scheduler.log"
+    )
     try:
-        _wait(f"http://127.0.0.1:{port}/health", api, tmp_path / "api.log")
+        api.wait_http(f"http://127.0.0.1:{port}/health", timeout=120)
         deployment_url = f"{servers['prefect']}/deployments/name/retrain-all/scheduled-retraining"
-        _wait(deployment_url, scheduler, tmp_path / "scheduler.log")
+        scheduler.wait_http(deployment_url, timeout=120)
         deployment = httpx.get(deployment_url).json()
         assert [s["schedule"]["cron"] for s in deployment["schedules"]] == ["0 3 * * *"]
 
@@ -192,7 +209,7 @@ def test_api_and_scheduler_commands_serve_against_the_stack(servers, mongo_db, m
             time.sleep(1)
         assert state == "COMPLETED", (tmp_path / "scheduler.log").read_text()[-3000:]
 
-        _wait(f"http://127.0.0.1:{port}/ready", api, tmp_path / "api.log", timeout=30)
+        api.wait_http(f"http://127.0.0.1:{port}/ready", timeout=30)
         health = httpx.get(f"http://127.0.0.1:{port}/health").json()
         assert {"name": "readings.value.sensor_id-s2", "version": "1"} in health["models"]
         points = [{"timestamp": i * 3_600_000, "value": float(i % 7)} for i in range(12)]
@@ -200,5 +217,5 @@ def test_api_and_scheduler_commands_serve_against_the_stack(servers, mongo_db, m
         train = httpx.post(f"http://127.0.0.1:{port}/train", json={"collection_name": "readings"})
         assert train.status_code == 401
     finally:
-        _stop(api)
-        _stop(scheduler)
+        api.stop()
+        scheduler.stop()

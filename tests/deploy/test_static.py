@@ -13,11 +13,20 @@ SERVICES = COMPOSE["services"]
 OURS = ("mlflow", "prefect", "scheduler", "api", "seed")
 # Variables read by the libraries the image runs, not by mlts' settings.
 THIRD_PARTY = {
-    "PREFECT_API_URL", "PREFECT_API_DATABASE_CONNECTION_URL", "PREFECT_SERVER_API_HOST", "PREFECT_SERVER_API_PORT",
-    "PREFECT_UI_API_URL", "PREFECT_SERVER_ANALYTICS_ENABLED", "PREFECT_HOME",
+    "PREFECT_API_URL",
+    "PREFECT_API_DATABASE_CONNECTION_URL",
+    "PREFECT_SERVER_API_HOST",
+    "PREFECT_SERVER_API_PORT",
+    "PREFECT_UI_API_URL",
+    "PREFECT_SERVER_ANALYTICS_ENABLED",
+    "PREFECT_HOME",
     # read by the service's own command line (see its `command`)
-    "MLFLOW_BACKEND_STORE_URI", "MLFLOW_ARTIFACTS_DESTINATION", "MLFLOW_PORT", "MLFLOW_ALLOWED_HOSTS", "RETRAIN_CRON",
-}  # fmt: skip
+    "MLFLOW_BACKEND_STORE_URI",
+    "MLFLOW_ARTIFACTS_DESTINATION",
+    "MLFLOW_PORT",
+    "MLFLOW_ALLOWED_HOSTS",
+    "RETRAIN_CRON",
+}
 
 
 def test_every_service_has_its_image_healthcheck_and_volume() -> None:
@@ -39,7 +48,11 @@ def test_every_service_has_its_image_healthcheck_and_volume() -> None:
 def test_ports_commands_and_dependencies_are_as_documented() -> None:
     assert SERVICES["api"]["ports"] == ["8000:8000"] and SERVICES["api"]["command"] == ["mlts", "serve"]
     assert SERVICES["mlflow"]["ports"] == ["5000:5000"] and "mlflow server" in " ".join(SERVICES["mlflow"]["command"])
-    assert SERVICES["prefect"]["ports"] == ["4200:4200"] and SERVICES["prefect"]["command"][:3] == ["prefect", "server", "start"]
+    assert SERVICES["prefect"]["ports"] == ["4200:4200"] and SERVICES["prefect"]["command"][:3] == [
+        "prefect",
+        "server",
+        "start",
+    ]
     assert "mlts schedule --cron" in SERVICES["scheduler"]["command"][-1]
     assert "mlts seed --demo" in SERVICES["seed"]["command"][-1]
     for name in ("api", "scheduler", "seed"):

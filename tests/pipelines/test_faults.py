@@ -4,7 +4,6 @@ broken is ever promoted, and every failure says why."""
 import json
 import os
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -13,11 +12,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core import registry
+from core import locks, registry
 from core.embedded_mongo import EmbeddedMongo
 from core.mongo import connect
+from core.processes import Child, poll_until
 from core.settings import get_settings
-from pipelines import locks
+from core.training_config import TrainingConfig
 from pipelines.flows import retrain_all, train_series
 from tests.series_data import daily_series, documents
 
@@ -25,7 +25,8 @@ NAME = "readings.value"
 
 
 @pytest.mark.parametrize(
-    "kind", ["constant", "one huge outlier", "exploding 1e300"],
+    "kind",
+    ["constant", "one huge outlier", "exploding 1e300"],
 )
 def test_series_that_break_training_never_put_nan_in_the_registry(mongo_db, mlflow_store, kind) -> None:
     values = daily_series()
@@ -37,7 +38,7 @@ def test_series_that_break_training_never_put_nan_in_the_registry(mongo_db, mlfl
     else:
         values = values * 1e299
     mongo_db.readings.insert_many(documents(values))
-    state = train_series(collection="readings", window_size=12, return_state=True)
+    state = train_series(TrainingConfig(collection="readings", window_size=12), return_state=True)
     if state.is_completed():
         client = registry.client(get_settings())
         model = registry.load_version(client, client.get_model_version(NAME, state.result()["version"]))
@@ -61,24 +62,20 @@ def test_mongo_stopped_mid_training_fails_cleanly_and_keeps_the_champion(tmp_pat
         monkeypatch.setenv("MONGODB_TIMEOUT_MS", "300")
         get_settings.cache_clear()
         connect(server.url).faults.readings.insert_many(documents(daily_series()))
-        assert train_series(collection="readings", window_size=12)["decision"] == "promoted"
+        assert train_series(TrainingConfig(collection="readings", window_size=12))["decision"] == "promoted"
 
         watcher = connect(server.url, 300).faults
         stopped = threading.Event()
 
         def stop_when_locked() -> None:
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                if watcher[locks.LOCKS_COLLECTION].count_documents({}) > 0:
-                    server.stop()
-                    stopped.set()
-                    return
-                time.sleep(0.002)
+            if poll_until(lambda: watcher[locks.LOCKS_COLLECTION].count_documents({}) > 0, 60, 0.002, 0.002):
+                server.stop()
+                stopped.set()
 
         thread = threading.Thread(target=stop_when_locked)
         thread.start()
         started = time.monotonic()
-        state = train_series(collection="readings", window_size=12, epochs=5, return_state=True)
+        state = train_series(TrainingConfig(collection="readings", window_size=12, epochs=5), return_state=True)
         thread.join()
         assert stopped.is_set() and state.is_failed()
         assert time.monotonic() - started > 5  # the load task retried (1 + 2 + 4 s) before giving up
@@ -86,59 +83,66 @@ def test_mongo_stopped_mid_training_fails_cleanly_and_keeps_the_champion(tmp_pat
 
         server = EmbeddedMongo(tmp_path / "mongo", port=server.port).start()
         assert _champion_version() == "1"
-        again = train_series(collection="readings", window_size=12)  # the left-behind lock does not block it
+        again = train_series(
+            TrainingConfig(collection="readings", window_size=12)
+        )  # the left-behind lock does not block it
         assert again["status"] == "succeeded" and again["decision"] == "challenger"
     finally:
         server.stop()
 
 
 def test_mlflow_unreachable_fails_training_with_a_clear_error(mongo_db, seed_series, monkeypatch, tmp_path) -> None:
-    from core.embedded_mongo import free_port
+    from core.processes import free_port
 
     seed_series()
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{free_port()}")
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     get_settings.cache_clear()
-    state = train_series(collection="readings", window_size=12, return_state=True)
+    state = train_series(TrainingConfig(collection="readings", window_size=12), return_state=True)
     assert state.is_failed()
     error = str(state.result(raise_on_failure=False))
     assert "127.0.0.1" in error and ("Connection refused" in error or "Max retries" in error or "API request" in error)
     assert mongo_db[locks.LOCKS_COLLECTION].count_documents({}) == 0
 
 
-def test_a_killed_training_leaves_the_previous_champion_and_the_next_run_starts_cleanly(mongo_db, mongo_url, mlflow_store, seed_series) -> None:
+def test_a_killed_training_leaves_the_previous_champion_and_the_next_run_starts_cleanly(
+    mongo_db, mongo_url, mlflow_store, seed_series
+) -> None:
     seed_series()
-    assert train_series(collection="readings", window_size=12)["decision"] == "promoted"
-    env = {**os.environ, "MONGODB_URL": mongo_url, "MONGODB_DATABASE": mongo_db.name, "MLFLOW_TRACKING_URI": mlflow_store}
-    process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "mlts"), "train", "--collection", "readings", "--window-size", "12"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    deadline = time.monotonic() + 120
-    while mongo_db[locks.LOCKS_COLLECTION].count_documents({}) == 0 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
+    assert train_series(TrainingConfig(collection="readings", window_size=12))["decision"] == "promoted"
+    env = {
+        **os.environ,
+        "MONGODB_URL": mongo_url,
+        "MONGODB_DATABASE": mongo_db.name,
+        "MLFLOW_TRACKING_URI": mlflow_store,
+    }
+    command = [str(Path(sys.executable).parent / "mlts"), "train", "--collection", "readings", "--window-size", "12"]
+    with Child.spawn(command, "mlts train", env=env) as training:
+        poll_until(lambda: mongo_db[locks.LOCKS_COLLECTION].count_documents({}) > 0, 120, first=0.01, longest=0.02)
+        training.process.send_signal(signal.SIGKILL)
+        training.process.wait()
     assert mongo_db[locks.LOCKS_COLLECTION].count_documents({}) == 1  # left behind by the dead process
     assert _champion_version() == "1"
-    again = train_series(collection="readings", window_size=12)
+    again = train_series(TrainingConfig(collection="readings", window_size=12))
     assert again["status"] == "succeeded" and _champion_version() == "1"
     assert mongo_db[locks.LOCKS_COLLECTION].count_documents({}) == 0
 
 
-def test_corrupt_champion_is_replaced_and_a_corrupt_version_cannot_be_promoted_by_hand(mongo_db, mlflow_store, seed_series) -> None:
+def test_corrupt_champion_is_replaced_and_a_corrupt_version_cannot_be_promoted_by_hand(
+    mongo_db, mlflow_store, seed_series
+) -> None:
     from ml.errors import ModelFormatError
     from pipelines import promotion
 
     seed_series()
-    first = train_series(collection="readings", window_size=12)
+    first = train_series(TrainingConfig(collection="readings", window_size=12))
     settings = get_settings()
     client = registry.client(settings)
     path = Path(registry.model_json_uri(client, client.get_model_version(NAME, "1")).removeprefix("file://"))
     path.write_text(path.read_text()[:50])  # truncated JSON
     with pytest.raises(ModelFormatError):
         promotion.promote_by_hand(client, settings, NAME, "1")
-    second = train_series(collection="readings", window_size=12)
+    second = train_series(TrainingConfig(collection="readings", window_size=12))
     assert second["decision"] == "promoted" and "could not be loaded" in second["reason"]
     assert first["version"] == "1" and _champion_version() == "2"
 

@@ -9,13 +9,14 @@ import yaml
 
 from core import registry
 from core.settings import get_settings
-from pipelines.config import ConfigFileError, load_retrain_config
+from core.training_config import ConfigFileError, load_retrain_config
 from pipelines.flows import retrain_all
 from pipelines.schedule import retraining_deployment
 from tests.series_data import daily_series
 
 GOOD = [
-    {"collection": "readings", "filter": {"additional_features.sensor_id": f"s{i}"}, "window_size": 12} for i in (1, 2, 3)
+    {"collection": "readings", "filter": {"additional_features.sensor_id": f"s{i}"}, "window_size": 12}
+    for i in (1, 2, 3)
 ]
 BROKEN = {"collection": "readings", "filter": {"additional_features.sensor_id": "tiny"}, "window_size": 12}
 
@@ -61,7 +62,11 @@ def test_dask_cluster_trains_on_two_workers_and_matches_the_thread_pool(mongo_db
 
 def test_config_file_is_read_with_defaults_and_checked(tmp_path) -> None:
     path = tmp_path / "series.yaml"
-    path.write_text(yaml.safe_dump({"defaults": {"window_size": 12, "epochs": 500}, "series": [GOOD[0], {**GOOD[1], "window_size": 6}]}))
+    path.write_text(
+        yaml.safe_dump(
+            {"defaults": {"window_size": 12, "epochs": 500}, "series": [GOOD[0], {**GOOD[1], "window_size": 6}]}
+        )
+    )
     configs = load_retrain_config(path)
     assert [c.window_size for c in configs] == [12, 6] and {c.epochs for c in configs} == {500}
     path.write_text(yaml.safe_dump({"series": [{"collection": "bad$name"}]}))

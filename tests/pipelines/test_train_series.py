@@ -11,6 +11,7 @@ import pytest
 
 from core import registry
 from core.settings import get_settings
+from core.training_config import TrainingConfig
 from ml import model_format
 from ml.pyfunc import input_columns
 from pipelines.flows import train_series
@@ -21,13 +22,38 @@ NAME = "readings.value.sensor_id-s1"
 FILTER = {"additional_features.sensor_id": "s1"}
 
 PARAMS = {
-    "window_size", "epochs", "learning_rate", "patience", "collection", "value_field", "timestamp_field", "filter",
-    "data_start", "data_end", "rows", "train_points", "holdout_points", "code_version", "holdout_fraction",
-}  # fmt: skip
+    "window_size",
+    "epochs",
+    "learning_rate",
+    "patience",
+    "collection",
+    "value_field",
+    "timestamp_field",
+    "filter",
+    "data_start",
+    "data_end",
+    "rows",
+    "train_points",
+    "holdout_points",
+    "code_version",
+    "holdout_fraction",
+}
 METRICS = {
-    "mae", "mse", "rmse", "mase", "final_loss", "training_samples", "epochs_trained", "naive_mae", "naive_rmse",
-    "naive_mse", "naive_mase", "seasonal_naive_rmse", "seasonal_naive_mae", "loss",
-}  # fmt: skip
+    "mae",
+    "mse",
+    "rmse",
+    "mase",
+    "final_loss",
+    "training_samples",
+    "epochs_trained",
+    "naive_mae",
+    "naive_rmse",
+    "naive_mse",
+    "naive_mase",
+    "seasonal_naive_rmse",
+    "seasonal_naive_mae",
+    "loss",
+}
 
 
 def _artifacts(client, run_id: str, path: str = "") -> set[str]:
@@ -39,7 +65,7 @@ def _artifacts(client, run_id: str, path: str = "") -> set[str]:
 
 def test_first_training_registers_a_champion_with_everything_logged(mongo_db, mlflow_store, seed_series) -> None:
     seed_series()
-    outcome = train_series(collection="readings", filter=FILTER, window_size=12)
+    outcome = train_series(TrainingConfig(collection="readings", filter=FILTER, window_size=12))
     assert outcome["status"] == "succeeded" and outcome["decision"] == "promoted" and outcome["version"] == "1"
     assert outcome["model_name"] == NAME
 
@@ -77,12 +103,12 @@ def test_first_training_registers_a_champion_with_everything_logged(mongo_db, ml
 
 def test_champion_moves_only_to_a_better_version(mongo_db, mlflow_store, seed_series) -> None:
     seed_series()
-    first = train_series(collection="readings", filter=FILTER, window_size=12, epochs=1)
+    first = train_series(TrainingConfig(collection="readings", filter=FILTER, window_size=12, epochs=1))
     assert first["decision"] == "promoted"
-    better = train_series(collection="readings", filter=FILTER, window_size=12)
+    better = train_series(TrainingConfig(collection="readings", filter=FILTER, window_size=12))
     assert better["decision"] == "promoted" and better["champion_version"] == "1"
     assert better["rmse"] < better["champion_rmse"]
-    worse = train_series(collection="readings", filter=FILTER, window_size=12, epochs=1)
+    worse = train_series(TrainingConfig(collection="readings", filter=FILTER, window_size=12, epochs=1))
     assert worse["decision"] == "challenger" and worse["champion_version"] == "2"
     assert worse["champion_rmse"] == pytest.approx(better["rmse"], rel=1e-9)
 
@@ -104,7 +130,9 @@ def test_champion_moves_only_to_a_better_version(mongo_db, mlflow_store, seed_se
         ("text", "value is not a number: 2 of"),
     ],
 )
-def test_bad_series_fails_validation_and_registers_nothing(mongo_db, mlflow_store, seed_series, breakage, named) -> None:
+def test_bad_series_fails_validation_and_registers_nothing(
+    mongo_db, mlflow_store, seed_series, breakage, named
+) -> None:
     docs = seed_series("good")
     broken = [dict(d) for d in docs]
     if breakage == "nan":
@@ -120,7 +148,7 @@ def test_bad_series_fails_validation_and_registers_nothing(mongo_db, mlflow_stor
         broken[6]["value"] = "12,5"
     mongo_db.broken.insert_many(broken)
 
-    state = train_series(collection="broken", filter=FILTER, window_size=12, return_state=True)
+    state = train_series(TrainingConfig(collection="broken", filter=FILTER, window_size=12), return_state=True)
     assert state.is_failed()
     error = state.result(raise_on_failure=False)
     assert isinstance(error, ValidationFailed) and named in str(error)
@@ -135,7 +163,7 @@ def test_bad_series_fails_validation_and_registers_nothing(mongo_db, mlflow_stor
 
 def test_missing_collection_fails_with_the_collections_there_are(mongo_db, mlflow_store, seed_series) -> None:
     seed_series()
-    state = train_series(collection="nowhere", return_state=True)
+    state = train_series(TrainingConfig(collection="nowhere"), return_state=True)
     assert state.is_failed()
     assert "collection 'nowhere' does not exist" in str(state.result(raise_on_failure=False))
     assert "readings" in str(state.result(raise_on_failure=False))

@@ -18,7 +18,9 @@ def error_has_a_message(ctx, response, case) -> bool:
     if 400 <= response.status_code < 500:
         body = response.json()
         detail = body.get("detail") if isinstance(body, dict) else None
-        assert isinstance(detail, str) and len(detail) > 10, f"{response.status_code} without a message: {response.text[:200]}"
+        assert isinstance(detail, str) and len(detail) > 10, (
+            f"{response.status_code} without a message: {response.text[:200]}"
+        )
     return True
 
 
@@ -35,9 +37,12 @@ def test_no_input_gets_a_server_error_or_an_undocumented_answer(api, mode) -> No
 
         @given(case=operation.as_strategy(generation_mode=mode))
         @hypothesis_settings(
-            max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
+            max_examples=EXAMPLES,
+            deadline=None,
+            derandomize=True,
+            database=None,
             suppress_health_check=list(HealthCheck),
-        )  # fmt: skip
+        )
         def check(case) -> None:
             case.call_and_validate(checks=CHECKS)
 

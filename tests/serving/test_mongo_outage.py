@@ -1,24 +1,19 @@
 """The API while its MongoDB server stops and comes back: no restart needed."""
 
-import time
-
-from core.embedded_mongo import EmbeddedMongo, free_port
+from core.embedded_mongo import EmbeddedMongo
 from core.mongo import connect
+from core.processes import free_port, poll_until
 from tests.series_data import daily_series, documents
 
-POINTS = [{"timestamp": 1_706_745_600_000 + i * 3_600_000, "value": float(v)} for i, v in enumerate(daily_series()[-24:])]
+POINTS = [
+    {"timestamp": 1_706_745_600_000 + i * 3_600_000, "value": float(v)} for i, v in enumerate(daily_series()[-24:])
+]
 
 
-def _until(check, timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.2)
-    return False
-
-
-def test_api_survives_mongo_stopping_and_recovers_when_it_returns(tmp_path, mlflow_store, make_client, monkeypatch) -> None:
+def test_api_survives_mongo_stopping_and_recovers_when_it_returns(
+    tmp_path, mlflow_store, make_client, monkeypatch
+) -> None:
+    from core.training_config import TrainingConfig
     from pipelines.flows import train_series
 
     port = free_port()
@@ -30,7 +25,7 @@ def test_api_survives_mongo_stopping_and_recovers_when_it_returns(tmp_path, mlfl
         from core.settings import get_settings
 
         get_settings.cache_clear()
-        assert train_series(collection="readings", window_size=12)["decision"] == "promoted"
+        assert train_series(TrainingConfig(collection="readings", window_size=12))["decision"] == "promoted"
         api = make_client(MONGODB_TIMEOUT_MS="500")
         assert api.get("/health").json()["database"] == "connected"
 
@@ -48,7 +43,7 @@ def test_api_survives_mongo_stopping_and_recovers_when_it_returns(tmp_path, mlfl
         assert training.status_code == 503 and "not answering" in training.json()["detail"]
 
         server = EmbeddedMongo(tmp_path / "mongo", port=port).start()
-        assert _until(lambda: api.get("/health").json()["database"] == "connected")
+        assert poll_until(lambda: api.get("/health").json()["database"] == "connected", 20)
         assert api.get("/database/test").status_code == 200
         assert api.post("/predict", json={"collection_name": "readings"}).status_code == 200
     finally:

@@ -1,15 +1,8 @@
 """The original system's client, unchanged, against `mlts serve` started as a user starts it."""
 
-import os
-import subprocess
-import sys
-import time
-from pathlib import Path
-
 import httpx
 import pytest
 
-from core.embedded_mongo import free_port
 from tests.serving.original_client import TimeSeriesAPIClient, example_data
 
 
@@ -24,28 +17,8 @@ def _original_documents(n: int = 600) -> list[dict]:
 
 
 @pytest.fixture
-def served(mongo_db, mongo_url, mlflow_store, tmp_path: Path):
-    port = free_port()
-    env = {**os.environ, "MONGODB_URL": mongo_url, "MONGODB_DATABASE": mongo_db.name, "PORT": str(port),
-           "MLFLOW_TRACKING_URI": mlflow_store, "MODEL_REFRESH_SECONDS": "1"}  # fmt: skip
-    log = (tmp_path / "api.log").open("w")
-    started = time.monotonic()
-    process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "mlts"), "serve", "--host", "127.0.0.1"], env=env, stdout=log, stderr=subprocess.STDOUT
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        while time.monotonic() - started < 30:
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        yield base, time.monotonic() - started
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
-        log.close()
+def served(start_api) -> tuple[str, float]:
+    return start_api(MODEL_REFRESH_SECONDS="1")
 
 
 @pytest.mark.slow
@@ -71,6 +44,17 @@ def test_original_client_health_train_predict_sequence(mongo_db, served) -> None
     database = client.test_database()
     assert database["status"] == "connected" and "sensor_data" in database["collections"]
     docs = httpx.get(f"{base}/openapi.json").json()
-    assert {"/predict", "/predict/batch", "/train", "/train/{run_id}", "/health", "/ready", "/model/info",
-            "/database/test", "/collections", "/collections/{name}/info", "/metrics"} <= set(docs["paths"])  # fmt: skip
+    assert {
+        "/predict",
+        "/predict/batch",
+        "/train",
+        "/train/{run_id}",
+        "/health",
+        "/ready",
+        "/model/info",
+        "/database/test",
+        "/collections",
+        "/collections/{name}/info",
+        "/metrics",
+    } <= set(docs["paths"])
     assert httpx.get(f"{base}/docs").status_code == 200

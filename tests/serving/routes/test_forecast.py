@@ -12,8 +12,10 @@ from tests.serving.conftest import MODEL_S1
 
 
 def _points(values, start_hour: int = 0) -> list[dict]:
-    return [{"timestamp": f"2024-02-{1 + (start_hour + i) // 24:02d}T{(start_hour + i) % 24:02d}:00:00Z", "value": float(v)}
-            for i, v in enumerate(values)]  # fmt: skip
+    return [
+        {"timestamp": f"2024-02-{1 + (start_hour + i) // 24:02d}T{(start_hour + i) % 24:02d}:00:00Z", "value": float(v)}
+        for i, v in enumerate(values)
+    ]
 
 
 def _champion_model():
@@ -30,7 +32,11 @@ def test_prediction_equals_the_models_own_forecast(api) -> None:
     expected = model.forecast(values, 3)
     assert body["prediction"] == pytest.approx(expected[0], rel=1e-12)
     assert [p["value"] for p in body["predictions"]] == pytest.approx(expected.tolist(), rel=1e-12)
-    assert [p["timestamp"] for p in body["predictions"]] == ["2024-02-02T06:00:00Z", "2024-02-02T07:00:00Z", "2024-02-02T08:00:00Z"]
+    assert [p["timestamp"] for p in body["predictions"]] == [
+        "2024-02-02T06:00:00Z",
+        "2024-02-02T07:00:00Z",
+        "2024-02-02T08:00:00Z",
+    ]
     assert all(p["lower"] <= p["value"] <= p["upper"] for p in body["predictions"])
     assert body["model"] == {"name": MODEL_S1, "version": "1", "alias": "champion", "run_id": body["model"]["run_id"]}
     assert body["model"]["run_id"] and body["window_size"] == 12
@@ -49,11 +55,17 @@ def test_unsorted_points_are_sorted_and_only_the_last_window_counts(api) -> None
 def test_epoch_milliseconds_and_zoned_timestamps(api) -> None:
     values = daily_series()[-12:]
     start = 1_706_745_600_000  # 2024-02-01T00:00:00Z
-    by_ms = api.post("/predict", json={"data": [{"timestamp": start + i * 3_600_000, "value": v} for i, v in enumerate(values)]})
+    by_ms = api.post(
+        "/predict", json={"data": [{"timestamp": start + i * 3_600_000, "value": v} for i, v in enumerate(values)]}
+    )
     zoned = [{"timestamp": f"2024-02-01T{i + 2:02d}:00:00+02:00", "value": v} for i, v in enumerate(values)]
     by_zone = api.post("/predict", json={"data": zoned})
     assert by_ms.status_code == by_zone.status_code == 200
-    assert by_ms.json()["predictions"][0]["timestamp"] == by_zone.json()["predictions"][0]["timestamp"] == "2024-02-01T12:00:00Z"
+    assert (
+        by_ms.json()["predictions"][0]["timestamp"]
+        == by_zone.json()["predictions"][0]["timestamp"]
+        == "2024-02-01T12:00:00Z"
+    )
 
 
 @pytest.mark.parametrize(
@@ -61,13 +73,29 @@ def test_epoch_milliseconds_and_zoned_timestamps(api) -> None:
     [
         ({"data": [], "window_size": 12}, 422, "data is empty"),
         ({"data": "x"}, 422, "Expected `array | null`, got `str` - at `$.data`"),
-        ({"data": [{"timestamp": "2024-01-01T00:00:00Z", "value": "abc"}]}, 422, "Expected `float`, got `str` - at `$.data[0].value`"),
-        ({"data": [{"timestamp": "yesterday", "value": 1.0}]}, 422, "data[0].timestamp 'yesterday' is not an ISO-8601 date-time"),
+        (
+            {"data": [{"timestamp": "2024-01-01T00:00:00Z", "value": "abc"}]},
+            422,
+            "Expected `float`, got `str` - at `$.data[0].value`",
+        ),
+        (
+            {"data": [{"timestamp": "yesterday", "value": 1.0}]},
+            422,
+            "data[0].timestamp 'yesterday' is not an ISO-8601 date-time",
+        ),
         ({"data": [{"timestamp": "2024-01-01T00:00:00Z"}]}, 422, "missing required field `value`"),
         ({"window_size": 12}, 422, "send data (a list of {timestamp, value} points) or collection_name"),
-        ({"data": "POINTS", "window_size": 24}, 422, "window_size=24 does not match model readings.value.sensor_id-s1, trained with window_size=12"),
+        (
+            {"data": "POINTS", "window_size": 24},
+            422,
+            "window_size=24 does not match model readings.value.sensor_id-s1, trained with window_size=12",
+        ),
         ({"data": "POINTS5"}, 422, "data has 5 points but model readings.value.sensor_id-s1 needs window_size=12"),
-        ({"data": "POINTS", "model": "nope"}, 404, "model 'nope' is not served; served models: readings.value.sensor_id-s1"),
+        (
+            {"data": "POINTS", "model": "nope"},
+            404,
+            "model 'nope' is not served; served models: readings.value.sensor_id-s1",
+        ),
         ({"data": "POINTS", "horizon": 0}, 422, "Expected `int` >= 1 - at `$.horizon`"),
         ({"data": "POINTS", "horizon": 100000}, 422, "over the limit of 1000 (MAX_HORIZON)"),
         ({"data": "POINTS", "window_size": -3}, 422, "at `$.window_size`"),
@@ -121,7 +149,10 @@ def test_too_many_points_is_422(champion, make_client) -> None:
 
 
 def test_forecast_from_the_latest_points_in_mongo(api) -> None:
-    response = api.post("/predict", json={"collection_name": "readings", "filter": {"additional_features.sensor_id": "s1"}, "horizon": 2})
+    response = api.post(
+        "/predict",
+        json={"collection_name": "readings", "filter": {"additional_features.sensor_id": "s1"}, "horizon": 2},
+    )
     assert response.status_code == 200, response.text
     body = response.json()
     values = daily_series()

@@ -1,13 +1,34 @@
-"""What a training is asked to do: one series and its hyper-parameters, from the CLI, HTTP or a
-YAML file of many series for `retrain_all`."""
+"""What a training is asked to do: one series and its hyper-parameters. The one request type of
+every front end: the CLI builds it from its options, `POST /train` is its JSON (the original
+API's `collection_name` accepted as the name of `collection`), the flows take it as their
+parameter, and `series.yaml` lists many of them for `retrain_all`."""
 
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
-from core.series import Scalar, SeriesSpec, check_collection_name, check_field_path, check_filter
+from core.errors import InvalidInput, validation_message
+from core.series import (
+    COLLECTION_RULE,
+    FIELD_PATH_PATTERN,
+    MAX_FIELD_PATH,
+    MAX_NAME,
+    NAME_PATTERN,
+    Scalar,
+    SeriesSpec,
+    check_filter,
+)
 from core.settings import Settings
 from ml.forecaster import Hyperparameters
 
@@ -15,14 +36,47 @@ from ml.forecaster import Hyperparameters
 class TrainingConfig(BaseModel):
     """One series and how to train it; unset hyper-parameters take the DEFAULT_* settings."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        validate_by_name=True,
+        validate_by_alias=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "collection_name": "sensor_readings",
+                    "window_size": 24,
+                    "epochs": 10000,
+                    "filter": {"additional_features.sensor_id": "temp_office"},
+                }
+            ]
+        },
+    )
 
-    collection: str = Field(description="MongoDB collection holding the series.", examples=["sensor_readings"])
-    value_field: str = Field("value", description="Field with the numeric value (dotted for nested fields).")
-    timestamp_field: str = Field("timestamp", description="Field with the timestamp.")
+    collection: str = Field(
+        validation_alias="collection_name",
+        min_length=1,
+        max_length=MAX_NAME,
+        pattern=NAME_PATTERN,
+        description="MongoDB collection holding the series (`collection_name` in the original API).",
+    )
+    value_field: str = Field(
+        "value",
+        min_length=1,
+        max_length=MAX_FIELD_PATH,
+        pattern=FIELD_PATH_PATTERN,
+        description="Field with the numeric value (dotted for nested fields).",
+    )
+    timestamp_field: str = Field(
+        "timestamp",
+        min_length=1,
+        max_length=MAX_FIELD_PATH,
+        pattern=FIELD_PATH_PATTERN,
+        description="Field with the timestamp.",
+    )
     filter: dict[str, Scalar] = Field(
         default_factory=dict,
-        description="Equality filter selecting the series, e.g. {\"additional_features.sensor_id\": \"sensor_1\"}.",
+        description='Equality filter selecting the series, e.g. {"additional_features.sensor_id": "sensor_1"}.',
     )
     limit: int | None = Field(None, ge=1, description="Train on the most recent N points only.")
     window_size: int | None = Field(None, ge=1, le=1000, description="Values the model looks back at.")
@@ -33,15 +87,15 @@ class TrainingConfig(BaseModel):
     value_min: float | None = Field(None, description="Smallest plausible value; validation fails below it.")
     value_max: float | None = Field(None, description="Largest plausible value; validation fails above it.")
 
-    @field_validator("collection")
+    @field_validator("collection", mode="wrap")
     @classmethod
-    def _collection(cls, value: str) -> str:
-        return check_collection_name(value)
-
-    @field_validator("value_field", "timestamp_field")
-    @classmethod
-    def _field(cls, value: str) -> str:
-        return check_field_path(value)
+    def _collection(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> str:
+        try:
+            return handler(value)
+        except ValidationError as exc:
+            raise PydanticCustomError(
+                "collection_name", "{problem}: " + COLLECTION_RULE, {"problem": exc.errors()[0]["msg"]}
+            ) from None
 
     @field_validator("filter", mode="before")
     @classmethod
@@ -53,6 +107,16 @@ class TrainingConfig(BaseModel):
         if self.value_min is not None and self.value_max is not None and self.value_min > self.value_max:
             raise ValueError(f"value_min ({self.value_min}) is above value_max ({self.value_max})")
         return self
+
+    @classmethod
+    def parse(cls, data: dict[str, Any] | bytes | str) -> "TrainingConfig":
+        """From a mapping or JSON text; InvalidInput naming each wrong field otherwise."""
+        try:
+            if isinstance(data, (bytes, str)):
+                return cls.model_validate_json(data)
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise InvalidInput(validation_message(exc)) from None
 
     @property
     def spec(self) -> SeriesSpec:
@@ -79,7 +143,7 @@ class RetrainConfig(BaseModel):
         return [TrainingConfig(**{**self.defaults, **entry}) for entry in self.series]
 
 
-class ConfigFileError(ValueError):
+class ConfigFileError(InvalidInput):
     pass
 
 
@@ -93,5 +157,7 @@ def load_retrain_config(path: str | Path) -> list[TrainingConfig]:
         raise ConfigFileError(f"{path} must hold a mapping with a `series` list")
     try:
         return RetrainConfig(**document).trainings()
-    except (ValidationError, ValueError, TypeError) as exc:
+    except ValidationError as exc:
+        raise ConfigFileError(f"{path}: {validation_message(exc, limit=10)}") from None
+    except (ValueError, TypeError) as exc:
         raise ConfigFileError(f"{path}: {exc}") from None

@@ -16,8 +16,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
+from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
+
+from core.errors import Conflict
+from core.processes import alive
 
 LOCKS_COLLECTION = "mlts_training_locks"
 log = logging.getLogger(__name__)
@@ -26,14 +30,15 @@ log = logging.getLogger(__name__)
 _HELD: set[str] = set()
 
 
-class TrainingInProgress(RuntimeError):
+class TrainingInProgress(Conflict):
     """Another training of the same series holds the lock; the message says who and since when."""
 
 
 def _holder(document: dict) -> str:
     since = document.get("acquired_at")
     since_text = since.isoformat() if isinstance(since, datetime) else "an unknown time"
-    return f"{document.get('owner_label', 'another process')} (host {document.get('host')}, pid {document.get('pid')}) since {since_text}"
+    owner = document.get("owner_label", "another process")
+    return f"{owner} (host {document.get('host')}, pid {document.get('pid')}) since {since_text}"
 
 
 def _is_stale(document: dict, ttl: timedelta, now: datetime) -> bool:
@@ -48,12 +53,7 @@ def _is_stale(document: dict, ttl: timedelta, now: datetime) -> bool:
         if pid == os.getpid():
             return document.get("owner") not in _HELD
         if isinstance(pid, int) and pid > 0:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                return True
-            except PermissionError:
-                return False
+            return not alive(pid)
     return False
 
 
@@ -77,7 +77,9 @@ def acquire(db: Database, key: str, ttl_seconds: int, label: str = "training") -
             _HELD.add(token)
             return token
         except (DuplicateKeyError, BulkWriteError) as exc:
-            if isinstance(exc, BulkWriteError) and not all(e.get("code") == 11000 for e in exc.details.get("writeErrors", [])):
+            if isinstance(exc, BulkWriteError) and not all(
+                e.get("code") == 11000 for e in exc.details.get("writeErrors", [])
+            ):
                 raise
         current = collection.find_one({"_id": key})
         if current is None:
@@ -85,7 +87,9 @@ def acquire(db: Database, key: str, ttl_seconds: int, label: str = "training") -
         if _is_stale(current, timedelta(seconds=ttl_seconds), now):
             collection.delete_many({"_id": key, "owner": current.get("owner")})
             continue
-        raise TrainingInProgress(f"series {key!r} is already being trained by {_holder(current)}; try again when it ends")
+        raise TrainingInProgress(
+            f"series {key!r} is already being trained by {_holder(current)}; try again when it ends"
+        )
     raise TrainingInProgress(f"could not take the training lock of series {key!r}; try again")
 
 
@@ -99,10 +103,6 @@ def release(db: Database, key: str, token: str) -> None:
         log.warning("could not release the training lock of %s (%s); the next training will break it", key, exc)
 
 
-def is_locked(db: Database, key: str) -> bool:
-    return db[LOCKS_COLLECTION].count_documents({"_id": key}, limit=1) > 0
-
-
 @contextmanager
 def training_lock(db: Database, key: str, ttl_seconds: int, label: str = "training") -> Iterator[str]:
     token = acquire(db, key, ttl_seconds, label)
@@ -110,3 +110,7 @@ def training_lock(db: Database, key: str, ttl_seconds: int, label: str = "traini
         yield token
     finally:
         release(db, key, token)
+
+
+async def is_locked_async(db: AsyncDatabase, key: str) -> bool:
+    return await db[LOCKS_COLLECTION].count_documents({"_id": key}, limit=1) > 0

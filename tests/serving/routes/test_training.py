@@ -13,7 +13,9 @@ from tests.serving.conftest import FILTER_S1, MODEL_S1
 BODY = {"collection_name": "readings", "filter": FILTER_S1, "window_size": 12, "epochs": 50}
 
 
-def test_original_train_call_waits_and_the_next_prediction_uses_the_new_model(mongo_db, mlflow_store, seed_series, make_client) -> None:
+def test_original_train_call_waits_and_the_next_prediction_uses_the_new_model(
+    mongo_db, mlflow_store, seed_series, make_client
+) -> None:
     seed_series()
     api = make_client()
     assert api.get("/ready").status_code == 503
@@ -105,7 +107,11 @@ def test_production_refuses_to_start_without_an_api_key() -> None:
         ({"collection_name": "a.b"}, 422, "collection_name"),
         ({"collection_name": "readings", "epochs": 0}, 422, "epochs: Input should be greater than or equal to 1"),
         ({"collection_name": "readings", "window_size": -1}, 422, "window_size"),
-        ({"collection_name": "readings", "filter": {"$where": "sleep(1)"}}, 422, "operators such as '$gt' are not accepted"),
+        (
+            {"collection_name": "readings", "filter": {"$where": "sleep(1)"}},
+            422,
+            "operators such as '$gt' are not accepted",
+        ),
         ({"collection_name": "readings", "filter": {"a": {"$gt": 1}}}, 422, "filter"),
         ({"window_size": 10}, 422, "collection_name: Field required"),
         ({"collection_name": "readings", "window_size": 400}, 422, "too few points"),

@@ -21,7 +21,8 @@ runner = CliRunner()
 def test_train_prints_run_metrics_version_and_decision(mongo_db, mlflow_store, seed_series) -> None:
     seed_series()
     result = runner.invoke(
-        app, ["train", "--collection", "readings", "--filter", "additional_features.sensor_id=s1", "--window-size", "12"]
+        app,
+        ["train", "--collection", "readings", "--filter", "additional_features.sensor_id=s1", "--window-size", "12"],
     )
     assert result.exit_code == 0, result.output
     assert NAME in result.output and "promoted" in result.output
@@ -37,7 +38,7 @@ def test_train_failure_exits_non_zero_with_the_reason(mongo_db, mlflow_store, se
     result = runner.invoke(app, ["train", "--collection", "readings", "--window-size", "12"])
     assert result.exit_code == 1
     assert "training of readings.value failed" in result.stderr and "too few points" in result.stderr
-    bad = runner.invoke(app, ["train", "--collection", "readings", "--filter", "x:={\"$gt\": 1}"])
+    bad = runner.invoke(app, ["train", "--collection", "readings", "--filter", 'x:={"$gt": 1}'])
     assert bad.exit_code == 1 and "operators and nested objects are not accepted" in bad.stderr
     bad = runner.invoke(app, ["train", "--collection", "readings", "--learning-rate", "3"])
     assert bad.exit_code == 1 and "learning_rate" in bad.stderr
@@ -67,10 +68,15 @@ def test_retrain_reports_failures_with_exit_code(mongo_db, mlflow_store, seed_se
     seed_series()
     config = tmp_path / "series.yaml"
     config.write_text(
-        yaml.safe_dump({"defaults": {"window_size": 12}, "series": [
-            {"collection": "readings", "filter": {"additional_features.sensor_id": "s1"}},
-            {"collection": "absent"},
-        ]})  # fmt: skip
+        yaml.safe_dump(
+            {
+                "defaults": {"window_size": 12},
+                "series": [
+                    {"collection": "readings", "filter": {"additional_features.sensor_id": "s1"}},
+                    {"collection": "absent"},
+                ],
+            }
+        )
     )
     result = runner.invoke(app, ["retrain", "--config", str(config)])
     assert result.exit_code == 1
@@ -84,14 +90,35 @@ def test_mlflow_run_of_the_train_entry_point(mongo_db, mlflow_store, seed_series
     bin_dir = str(Path(sys.executable).parent)  # an activated virtualenv
     env = {**os.environ, "MLFLOW_TRACKING_URI": mlflow_store, "PATH": bin_dir + os.pathsep + os.environ["PATH"]}
     done = subprocess.run(
-        [Path(sys.executable).parent / "mlflow", "run", ".", "-e", "train", "--env-manager", "local",
-         "-P", "collection=readings", "-P", "filter=additional_features.sensor_id=s1", "-P", "window_size=12",
-         "--experiment-name", "projects"],
-        cwd=Path(__file__).resolve().parents[2], env=env, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        [
+            Path(sys.executable).parent / "mlflow",
+            "run",
+            ".",
+            "-e",
+            "train",
+            "--env-manager",
+            "local",
+            "-P",
+            "collection=readings",
+            "-P",
+            "filter=additional_features.sensor_id=s1",
+            "-P",
+            "window_size=12",
+            "--experiment-name",
+            "projects",
+        ],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     client = registry.client(get_settings())
     assert str(client.get_model_version_by_alias(NAME, "champion").version) == "1"
     project_runs = client.search_runs([client.get_experiment_by_name("projects").experiment_id])
-    assert project_runs[0].data.tags.get("mlts.decision") == "promoted", (project_runs[0].data.tags, done.stdout[-2000:])
+    assert project_runs[0].data.tags.get("mlts.decision") == "promoted", (
+        project_runs[0].data.tags,
+        done.stdout[-2000:],
+    )
     assert client.get_run(project_runs[0].data.tags["mlts.training_run_id"]).data.params["window_size"] == "12"

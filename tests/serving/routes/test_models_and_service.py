@@ -4,14 +4,17 @@ import threading
 import time
 
 from core import registry
-from core.embedded_mongo import free_port
+from core.processes import free_port
 from core.settings import get_settings
+from core.training_config import TrainingConfig
 from pipelines import promotion
 from pipelines.flows import train_series
 from tests.series_data import daily_series
 from tests.serving.conftest import FILTER_S1, MODEL_S1
 
-POINTS = [{"timestamp": 1_706_745_600_000 + i * 3_600_000, "value": float(v)} for i, v in enumerate(daily_series()[-24:])]
+POINTS = [
+    {"timestamp": 1_706_745_600_000 + i * 3_600_000, "value": float(v)} for i, v in enumerate(daily_series()[-24:])
+]
 
 
 def test_model_info_names_version_run_params_metrics_and_range(api) -> None:
@@ -25,7 +28,7 @@ def test_model_info_names_version_run_params_metrics_and_range(api) -> None:
 
 
 def test_promoting_in_the_registry_changes_the_served_version_without_a_failed_request(champion, make_client) -> None:
-    worse = train_series(collection="readings", filter=FILTER_S1, window_size=12, epochs=1)
+    worse = train_series(TrainingConfig(collection="readings", filter=FILTER_S1, window_size=12, epochs=1))
     assert worse["decision"] == "challenger"
     api = make_client(MODEL_REFRESH_SECONDS="0.2")
     seen, failures, stop = [], [], threading.Event()
@@ -73,12 +76,16 @@ def test_starts_without_mongo_and_without_a_model(mlflow_store, make_client) -> 
 
 
 def test_registry_unreachable_keeps_serving_and_reports_degraded(api) -> None:
-    store = api.app.state.store
-    store.settings = store.settings.model_copy(update={"mlflow_tracking_uri": None, "home": store.settings.home / "gone"})
+    store = api.app.state.mlts.store
+    store.settings = store.settings.model_copy(
+        update={"mlflow_tracking_uri": None, "home": store.settings.home / "gone"}
+    )
     # A tracking URI nothing answers at: an http server on a closed port.
     from pydantic import SecretStr
 
-    store.settings = store.settings.model_copy(update={"mlflow_tracking_uri": SecretStr(f"http://127.0.0.1:{free_port()}")})
+    store.settings = store.settings.model_copy(
+        update={"mlflow_tracking_uri": SecretStr(f"http://127.0.0.1:{free_port()}")}
+    )
     assert store.refresh() is False
     body = api.get("/health").json()
     assert body["status"] == "degraded" and body["registry"] == "unreachable" and body["model_loaded"]
@@ -88,10 +95,12 @@ def test_registry_unreachable_keeps_serving_and_reports_degraded(api) -> None:
 def test_a_corrupt_new_champion_is_refused_the_old_one_kept_and_the_failure_counted(champion, make_client) -> None:
     from pathlib import Path
 
-    second = train_series(collection="readings", filter=FILTER_S1, window_size=12, epochs=1)
+    second = train_series(TrainingConfig(collection="readings", filter=FILTER_S1, window_size=12, epochs=1))
     settings = get_settings()
     client = registry.client(settings)
-    path = Path(registry.model_json_uri(client, client.get_model_version(MODEL_S1, second["version"])).removeprefix("file://"))
+    path = Path(
+        registry.model_json_uri(client, client.get_model_version(MODEL_S1, second["version"])).removeprefix("file://")
+    )
     document = path.read_text().replace('"format_version": 1', '"format_version": 99')
     path.write_text(document)
     api = make_client(MODEL_REFRESH_SECONDS="0.2")

@@ -1,0 +1,45 @@
+"""Settings applied to the process, once, by each entry point (the CLI, the API's factory, a
+flow worker, the tests, the benchmarks) before MLflow, Prefect, Great Expectations or matplotlib
+are imported: they read their configuration from the environment at import time.
+
+Nothing else in mlts writes `os.environ` or installs global filters.
+"""
+
+import os
+import warnings
+
+from core.settings import Settings, get_settings
+
+# A registry that is down must not hold the API's model refresh for minutes (MLflow's default:
+# 7 retries with exponential backoff); the poller tries again on its next tick anyway.
+_SERVING_DEFAULTS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "15",
+}
+
+
+def bootstrap(settings: Settings | None = None, serving: bool = False) -> Settings:
+    """Point the libraries at MLTS_HOME and switch their telemetry off (plants are offline, and
+    so are our machines). Variables already set win. Returns the settings it applied."""
+    settings = settings or get_settings()
+    home = settings.home.resolve()
+    (home / "prefect").mkdir(parents=True, exist_ok=True)
+    defaults = {
+        "MLFLOW_TRACKING_URI": settings.tracking_uri,
+        "PREFECT_HOME": str(home / "prefect"),
+        "MPLCONFIGDIR": str(home / "matplotlib"),
+        "MPLBACKEND": "Agg",
+        "GX_ANALYTICS_ENABLED": "false",
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+        "DO_NOT_TRACK": "true",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        **(_SERVING_DEFAULTS if serving else {}),
+    }
+    for name, value in defaults.items():
+        if not os.environ.get(name):
+            os.environ[name] = value
+    # numpy parses "+02:00" offsets to UTC and warns that datetime64 has no zone: expected.
+    warnings.filterwarnings("ignore", message="no explicit representation of timezones", category=UserWarning)
+    return settings

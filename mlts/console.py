@@ -1,0 +1,83 @@
+"""How the CLI talks: its two consoles, failures as one red line and an exit code (from the kind
+of failure, see core.errors), and the tables several commands print."""
+
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, NoReturn
+
+import typer
+from pymongo.errors import ConnectionFailure
+from rich.console import Console
+from rich.table import Table
+
+from core.errors import classify, mongo_unavailable
+from core.masking import mask_url
+from core.registry import is_local_store
+from core.settings import Settings
+
+console = Console(width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def reported(settings: Settings) -> Iterator[None]:
+    """Any failure inside as one line saying what to fix, credentials masked, and the exit code
+    of its kind; MongoDB not answering is said the same way everywhere."""
+    secrets = [settings.mongo_url, settings.api_key and settings.api_key.get_secret_value()]
+    try:
+        yield
+    except ConnectionFailure as exc:
+        where = mask_url(settings.mongo_url) if settings.mongo_url else "the embedded server"
+        error = mongo_unavailable(where, exc, secrets, settings.mongodb_timeout_ms)
+        fail(error.message, error.exit_code)
+    except (typer.Exit, typer.Abort, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # noqa: BLE001 - every failure is reported, none as a traceback
+        error = classify(exc, secrets)
+        fail(error.message, error.exit_code)
+
+
+def number(value: float | None) -> str:
+    return "" if value is None else f"{value:.4g}"
+
+
+def outcome_table(outcomes: list[dict[str, Any]]) -> Table:
+    """One row per training: decision, holdout metrics beside the champion's and naive's."""
+    table = Table("model", "version", "decision", "rmse", "champion rmse", "mae", "mase", "naive rmse", "epochs")
+    for o in outcomes:
+        if o.get("status") == "failed":
+            table.add_row(o["model_name"], "", "[red]failed[/]", "", "", "", "", "", "")
+            continue
+        m = o.get("metrics", {})
+        colour = {"promoted": "green", "challenger": "yellow"}.get(o["decision"], "red")
+        table.add_row(
+            o["model_name"],
+            str(o["version"]),
+            f"[{colour}]{o['decision']}[/]",
+            number(m.get("rmse")),
+            number(o.get("champion_rmse")),
+            number(m.get("mae")),
+            number(m.get("mase")),
+            number(m.get("naive_rmse")),
+            str(int(m.get("epochs_trained", 0))),
+        )
+    return table
+
+
+def where_to_look(settings: Settings) -> None:
+    """Where the runs can be seen: the MLflow UI (and Prefect's, when a server is configured)."""
+    uri = settings.tracking_uri
+    if is_local_store(uri):
+        console.print(f"MLflow UI: [bold]mlts ui[/]  (or: mlflow ui --backend-store-uri {uri})", highlight=False)
+    else:
+        console.print(f"MLflow UI: {settings.mlflow_ui_url or mask_url(uri)}", highlight=False)
+    prefect_api = os.environ.get("PREFECT_API_URL")
+    if prefect_api:
+        console.print(f"Prefect UI: {prefect_api.removesuffix('/api')}", highlight=False)

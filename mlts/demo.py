@@ -1,0 +1,81 @@
+"""`mlts demo`: the main job end to end on the embedded defaults, then the API to try."""
+
+import json
+from typing import Annotated, Any
+
+import httpx
+import typer
+
+from core import demo as demo_data
+from core.masking import mask_url
+from core.mongo import connect, database_url
+from core.settings import get_settings
+from core.training_config import TrainingConfig
+from mlts import background
+from mlts.console import console, reported, where_to_look
+from mlts.training import print_summary
+
+
+def demo(
+    days: Annotated[int, typer.Option(min=10, help="Days of demo data.")] = 60,
+    serve_api: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="End by starting the API in the background.")
+    ] = True,
+) -> None:
+    """Load the demo data into MongoDB (the embedded server unless MONGODB_URL is set), train every
+    sensor through the `retrain_all` flow, register and promote the models, then start the API in
+    the background, send it one prediction and print the commands to try."""
+    from core.ingest import ingest_frame
+    from pipelines.flows import retrain_all
+
+    settings = get_settings()
+    with reported(settings):
+        url = database_url(settings)
+        console.print(f"MongoDB: {mask_url(url)}  database: {settings.mongodb_database}")
+        db = connect(url, settings.mongodb_timeout_ms)[settings.mongodb_database]
+        report = ingest_frame(db, demo_data.demo_frame(days), demo_data.COLLECTION, drop=True)
+        console.print(
+            f"seeded {report.written} readings into {demo_data.COLLECTION} ({len(demo_data.SENSORS)} sensors)"
+        )
+        summary = retrain_all(series=[TrainingConfig(**spec.to_dict()) for spec in demo_data.demo_series()])
+    print_summary(summary)
+    where_to_look(settings)
+    if summary["failed"]:
+        raise typer.Exit(1)
+    if serve_api:
+        with reported(settings):
+            url, _ = background.start_api(settings, "127.0.0.1", settings.port, 1)
+        console.print(f"\nmlts API running in the background at {url} (log: {background.api_log(settings)})")
+        frame = demo_data.demo_frame(days)
+        recent = frame[frame["sensor_id"] == "temp_office"].tail(48)
+        sample = {
+            "data": [{"timestamp": t, "value": float(v)} for t, v in zip(recent["timestamp"], recent["value"])],
+            "horizon": 3,
+            "model": demo_data.demo_series()[0].model_name,
+        }
+        _show_api(url, sample)
+
+
+def _show_api(url: str, sample: dict[str, Any]) -> None:
+    answer = httpx.post(f"{url}/predict", json=sample, timeout=30)
+    console.print(f"\nPOST {url}/predict  ({len(sample['data'])} points of {sample['model']}) →", highlight=False)
+    body = answer.json()
+    console.print_json(json.dumps({k: body[k] for k in ("prediction", "predictions", "model") if k in body} or body))
+    one_series = json.dumps({"collection_name": "sensor_readings", "filter": _sensor("temp_office"), "horizon": 6})
+    train_one = json.dumps({"collection_name": "sensor_readings", "filter": _sensor("power_plant")})
+    console.print(
+        "\nTry it:\n"
+        f"  open {url}/docs\n"
+        f"  curl -s {url}/health\n"
+        f"  curl -s {url}/model/info\n"
+        f"  curl -s -X POST {url}/predict -H 'Content-Type: application/json' \\\n"
+        f"       -d '{one_series}'\n"
+        f"  curl -s -X POST {url}/train -H 'Content-Type: application/json' \\\n"
+        f"       -d '{train_one}'\n"
+        "Stop the API with `mlts serve --stop`.",
+        highlight=False,
+    )
+
+
+def _sensor(sensor_id: str) -> dict[str, str]:
+    return {"additional_features.sensor_id": sensor_id}

@@ -1,0 +1,80 @@
+"""Serving commands: `mlts serve` (the REST API) and `mlts ui` (the MLflow UI on the local store)."""
+
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from core.masking import mask_url
+from core.registry import is_local_store
+from core.settings import get_settings
+from mlts import background
+from mlts.console import console, reported
+
+
+def serve(
+    port: Annotated[int | None, typer.Option(help="Port (default PORT, 8000).")] = None,
+    host: Annotated[str | None, typer.Option(help="Interface (default HOST, 0.0.0.0).")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="Worker processes (default WORKERS, 1).")] = None,
+    access_log: Annotated[bool, typer.Option(help="Log every request.")] = True,
+    run_in_background: Annotated[
+        bool, typer.Option("--background", help="Start it detached (log in MLTS_HOME/api.log) and return.")
+    ] = False,
+    stop: Annotated[bool, typer.Option("--stop", help="Stop the API started with --background.")] = False,
+) -> None:
+    """Run the REST API with uvicorn: it serves the champion of every registered model and
+    follows the alias when it moves. Docs at /docs."""
+    settings = get_settings()
+    if stop:
+        console.print(
+            "stopped the background API" if background.stop_api(settings) else "no background API was running"
+        )
+        return
+    with reported(settings):
+        settings.check_for_serving()
+    port, host, workers = port or settings.port, host or settings.host, workers or settings.workers
+    if run_in_background:
+        with reported(settings):
+            url, moved = background.start_api(settings, host, port, workers)
+        if moved:
+            console.print(f"port {port} is taken; using another")
+        console.print(
+            f"mlts API running in the background at {url} (log: {background.api_log(settings)}); "
+            "stop it with `mlts serve --stop`"
+        )
+        return
+    import uvicorn
+
+    console.print(f"mlts API on http://{host}:{port}  (docs: /docs, {workers} worker{'s' if workers > 1 else ''})")
+    uvicorn.run(
+        "serving.main:app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=settings.log_level.lower(),
+        access_log=access_log,
+        proxy_headers=True,
+        forwarded_allow_ips="*",
+    )
+
+
+def ui(
+    port: Annotated[int, typer.Option(help="Port of the MLflow UI.")] = 5000,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+) -> None:
+    """Open the MLflow UI on the local store (runs of every series side by side)."""
+    settings = get_settings()
+    uri = settings.tracking_uri
+    prefect_api = os.environ.get("PREFECT_API_URL")
+    if prefect_api:
+        console.print(f"Prefect UI: {prefect_api.removesuffix('/api')}")
+    if not is_local_store(uri):
+        console.print(f"MLFLOW_TRACKING_URI points at a server; its UI is {settings.mlflow_ui_url or mask_url(uri)}")
+        return
+    mlflow_bin = shutil.which("mlflow") or str(Path(sys.executable).parent / "mlflow")
+    console.print(f"MLflow UI on http://{host}:{port}  (store {uri})")
+    os.execv(mlflow_bin, [mlflow_bin, "ui", "--backend-store-uri", uri, "--host", host, "--port", str(port)])

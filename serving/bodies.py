@@ -1,0 +1,47 @@
+"""Bodies in and out: the raw request body, typed decoding with a message that names the field,
+and JSON answers encoded by msgspec."""
+
+from typing import Any
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+
+from core.errors import InvalidInput
+
+JSON = "application/json"
+_encode = msgspec.json.Encoder().encode
+
+
+def json_response(payload: Any, status: int = 200) -> Response:
+    return Response(_encode(payload), status_code=status, media_type=JSON)
+
+
+async def read_body(request: Request) -> bytes:
+    body = await request.body()
+    if not body:
+        raise InvalidInput("the request body is empty: send a JSON object (see /docs for examples)")
+    return body
+
+
+def decode(decoder: msgspec.json.Decoder, body: bytes) -> Any:
+    try:
+        return decoder.decode(body)
+    except msgspec.ValidationError as exc:
+        raise InvalidInput(_explain(str(exc))) from None
+    except msgspec.DecodeError as exc:
+        raise InvalidInput(
+            f"the body is not valid JSON ({exc}); NaN and Infinity are not JSON numbers, send finite values"
+        ) from None
+
+
+def _explain(message: str) -> str:
+    """msgspec's messages name the JSON path; say what to send where it helps."""
+    if "RFC3339" in message:
+        return message.replace(
+            "Invalid RFC3339 encoded datetime",
+            "timestamp must be an ISO-8601 date-time such as 2024-01-01T00:00:00Z, or epoch milliseconds",
+        )
+    if "Number out of range" in message:
+        return message.replace("Number out of range", "number out of range (values must be finite)")
+    return message

@@ -1,0 +1,149 @@
+"""`/predict` and `/predict/batch`: the hot path. Bodies are decoded by msgspec from the raw
+bytes and answers encoded by it (orjson for numpy arrays); a request that carries its data
+touches nothing but the model in memory: no registry, no database."""
+
+from typing import Any
+
+import msgspec
+import numpy as np
+import orjson
+from fastapi import APIRouter
+from fastapi.routing import APIRoute
+from starlette.requests import Request
+from starlette.responses import Response
+
+from core.errors import InvalidInput
+from core.mongo import read_series_async, to_arrays
+from core.series import SeriesSpec
+from serving import prediction
+from serving.bodies import decode, read_body
+from serving.deps import AppState, app_state
+from serving.model_store import ServedModel
+from serving.schemas import (
+    EXAMPLES,
+    JSON,
+    BatchRequest,
+    BatchResponse,
+    PredictRequest,
+    PredictResponse,
+    answer_doc,
+    body_doc,
+    errors,
+    struct_schema,
+)
+
+
+class RawBodyRoute(APIRoute):
+    """A route documented by FastAPI (summary, body schema, answers) whose endpoint takes the
+    Request and returns a Response itself, so no dependency is solved per request."""
+
+    def get_route_handler(self) -> Any:
+        return self.endpoint
+
+
+router = APIRouter(tags=["forecast"], route_class=RawBodyRoute)
+_predict_decoder = msgspec.json.Decoder(PredictRequest)
+_batch_decoder = msgspec.json.Decoder(BatchRequest)
+_encode = msgspec.json.Encoder().encode
+
+
+@router.post(
+    "/predict",
+    summary="Forecast the next values of a series",
+    openapi_extra=body_doc(struct_schema(PredictRequest), EXAMPLES["PredictRequest"]),
+    responses={200: answer_doc(struct_schema(PredictResponse)), **errors(404, 422, 503)},
+)
+async def predict(request: Request) -> Response:
+    """Send the recent points (`data`) and get the next `horizon` values with interval bounds,
+    or name a series in MongoDB (`collection_name`) to forecast from its latest points."""
+    state = app_state(request)
+    settings = state.settings
+    body = decode(_predict_decoder, await read_body(request))
+    if body.horizon > settings.max_horizon:
+        raise InvalidInput(f"horizon={body.horizon} is over the limit of {settings.max_horizon} (MAX_HORIZON)")
+    if body.data is not None:
+        if body.collection_name is not None:
+            raise InvalidInput("send either data or collection_name, not both")
+        if len(body.data) == 0:
+            raise InvalidInput("data is empty: send at least window_size points")
+        if len(body.data) > settings.max_points:
+            raise InvalidInput(
+                f"data has {len(body.data)} points, over the limit of {settings.max_points} (MAX_POINTS)"
+            )
+        served = state.store.pick(body.model)
+        times, values = prediction.series_from_points(body.data)
+    elif body.collection_name is not None:
+        served, times, values = await _series_from_mongo(state, body)
+    else:
+        raise InvalidInput("send data (a list of {timestamp, value} points) or collection_name")
+    model = served.model
+    prediction.check_window(served.name, model, len(values), body.window_size)
+    point, lower, upper = prediction.forecast(model, values, body.horizon)
+    stamps = prediction.next_timestamps(times, body.horizon, (model.metadata or {}).get("step_seconds"))
+    served.counter.inc()
+    forecasts = [
+        {"timestamp": t, "value": v, "lower": lo, "upper": hi}
+        for t, v, lo, hi in zip(stamps, point.tolist(), lower.tolist(), upper.tolist())
+    ]
+    answer = {
+        "prediction": forecasts[0]["value"],
+        "predictions": forecasts,
+        "model": served.ref,
+        "window_size": model.window_size,
+        "horizon": body.horizon,
+    }
+    return Response(_encode(answer), media_type=JSON)
+
+
+async def _series_from_mongo(state: AppState, body: PredictRequest) -> tuple[ServedModel, np.ndarray, np.ndarray]:
+    spec = SeriesSpec(body.collection_name, body.value_field, body.timestamp_field, body.filter or {})
+    store = state.store
+    served = store.pick(body.model or (spec.model_name if spec.model_name in store.models else None))
+    with state.database.answering():
+        frame = await read_series_async(await state.database.db(), spec, limit=max(served.model.window_size, 2))
+    series = to_arrays(frame.dropna(subset=["timestamp_utc", "value_float"]))
+    times = series.timestamps.astype("datetime64[ms]").astype(np.float64)
+    return served, times, series.values
+
+
+@router.post(
+    "/predict/batch",
+    summary="Forecast many windows in one call",
+    openapi_extra=body_doc(struct_schema(BatchRequest), EXAMPLES["BatchRequest"]),
+    responses={200: answer_doc(struct_schema(BatchResponse)), **errors(404, 422, 503)},
+)
+async def predict_batch(request: Request) -> Response:
+    """Each window is `window_size` values, oldest first; the answer has one row of `horizon`
+    forecasts (and bounds) per window, computed in one vectorised call."""
+    state = app_state(request)
+    settings = state.settings
+    body = decode(_batch_decoder, await read_body(request))
+    served = state.store.pick(body.model)
+    model = served.model
+    if not body.windows:
+        raise InvalidInput("windows is empty: send at least one window")
+    if len(body.windows) > settings.max_batch_windows:
+        raise InvalidInput(
+            f"{len(body.windows)} windows is over the limit of {settings.max_batch_windows} (MAX_BATCH_WINDOWS)"
+        )
+    if body.horizon > settings.max_horizon:
+        raise InvalidInput(f"horizon={body.horizon} is over the limit of {settings.max_horizon} (MAX_HORIZON)")
+    try:
+        windows = np.array(body.windows, dtype=np.float64)
+    except ValueError:
+        windows = None
+    if windows is None or windows.ndim != 2 or windows.shape[1] != model.window_size:
+        raise InvalidInput(f"every window must hold window_size={model.window_size} values (model {served.name})")
+    if not np.all(np.isfinite(windows)):
+        raise InvalidInput("windows must hold finite numbers only")
+    predicted = model.forecast_windows(windows, body.horizon)
+    lower, upper = model.bounds(predicted)
+    served.counter.inc(len(windows))
+    answer = {
+        "predictions": np.ascontiguousarray(predicted),
+        "lower": np.ascontiguousarray(lower),
+        "upper": np.ascontiguousarray(upper),
+        "model": served.ref,
+        "horizon": body.horizon,
+    }
+    return Response(orjson.dumps(answer, option=orjson.OPT_SERIALIZE_NUMPY), media_type=JSON)
