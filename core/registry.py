@@ -58,6 +58,14 @@ def client(settings: Settings) -> "MlflowClient":
     return MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri)
 
 
+def initialise_store(settings: Settings) -> None:
+    """Create a fresh store's tables now, in this process: workers that each met an empty SQLite
+    store at once would race through MLflow's schema migration and could leave it half made."""
+    store = client(settings)
+    store.search_experiments(max_results=1)
+    store.search_registered_models(max_results=1)
+
+
 def is_local_store(tracking_uri: str) -> bool:
     return tracking_uri.startswith(("sqlite:", "file:", "/")) or "://" not in tracking_uri
 

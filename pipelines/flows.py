@@ -11,11 +11,13 @@ import os
 import socket
 import time
 from contextlib import suppress
+from types import SimpleNamespace
 from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
-from prefect.runtime import flow_run
+from prefect.futures import as_completed
+from prefect.runtime import flow_run, task_run
 from pymongo.database import Database
 
 from core import registry
@@ -25,10 +27,14 @@ from core.mongo import connect, database_url
 from core.registry import CHALLENGER, PROMOTED, REJECTED, Tag, Trigger
 from core.settings import Settings, get_settings
 from core.training_config import TrainingConfig, load_retrain_config
-from pipelines import tasks, tracking
+from pipelines import reports, tasks, tracking
 from pipelines.runners import TaskRunnerName
 from pipelines.runners import task_runner as make_task_runner
 from pipelines.validation import ValidationFailed
+
+STEPS = ("load", "validate", "split", "fit", "evaluate", "log_run", "register", "promote")
+STEP_TASKS = SimpleNamespace(**{name: getattr(tasks, name) for name in STEPS})
+STEP_FUNCTIONS = SimpleNamespace(**{name: getattr(tasks, name).fn for name in STEPS})
 
 
 def _flow_run_name() -> str:
@@ -46,12 +52,26 @@ def train_series(config: TrainingConfig, run_id: str | None = None, trigger: Tri
     MLflow, register a version and promote it if it beats the champion on the same holdout.
     `run_id` continues an MLflow run created beforehand (the API's asynchronous /train)."""
     settings = get_settings()
+    with connect(database_url(settings), settings.mongodb_timeout_ms) as mongo:
+        label = f"{trigger} (flow run {flow_run.get_name() or flow_run.get_id()})"
+        return run_training(mongo[settings.mongodb_database], settings, config, trigger, label, run_id, STEP_TASKS)
+
+
+def run_training(
+    db: Database,
+    settings: Settings,
+    config: TrainingConfig,
+    trigger: Trigger,
+    label: str,
+    run_id: str | None = None,
+    steps: Any = None,
+) -> dict[str, Any]:
+    """One training from the series' lock to its outcome. `steps` are the Prefect tasks (one task
+    run per step, for `train_series`) or their plain functions (`retrain_all`'s batches, where a
+    task run per step per series would cost more than the training)."""
     spec = config.spec
     client = registry.client(settings)
-    mongo = connect(database_url(settings), settings.mongodb_timeout_ms)
-    db = mongo[settings.mongodb_database]
     try:
-        label = f"{trigger} (flow run {flow_run.get_name() or flow_run.get_id()})"
         with training_lock(db, spec.model_name, settings.training_lock_ttl_seconds, label):
             if run_id is None:
                 experiment_id, run_id = tracking.start_run(
@@ -59,7 +79,7 @@ def train_series(config: TrainingConfig, run_id: str | None = None, trigger: Tri
                 )
             else:
                 experiment_id = client.get_run(run_id).info.experiment_id
-            return _train(db, client, settings, config, experiment_id, run_id)
+            return _train(db, client, settings, config, experiment_id, run_id, steps or STEP_FUNCTIONS)
     except BaseException as exc:
         if run_id is not None:
             secrets = [settings.mongo_url, settings.mlflow_tracking_uri and settings.tracking_uri]
@@ -67,12 +87,10 @@ def train_series(config: TrainingConfig, run_id: str | None = None, trigger: Tri
             with suppress(Exception):  # MLflow down too: the original error is the one to report
                 tracking.finish(client, run_id, "failed", {Tag.ERROR: error})
         raise
-    finally:
-        mongo.close()
 
 
 def _train(
-    db: Database, client: Any, settings: Settings, config: TrainingConfig, experiment_id: str, run_id: str
+    db: Database, client: Any, settings: Settings, config: TrainingConfig, experiment_id: str, run_id: str, steps: Any
 ) -> dict[str, Any]:
     spec, hp = config.spec, config.hyperparameters(settings)
     fraction = config.holdout_fraction or settings.holdout_fraction
@@ -85,24 +103,24 @@ def _train(
         timings[step] = round(now - clock, 4)
         clock = now
 
-    frame = tasks.load(db, spec, config.limit)
+    frame = steps.load(db, spec, config.limit)
     lap("load")
-    report = tasks.validate(frame, spec, hp, config)
+    report = steps.validate(frame, spec, hp, config)
     tracking.log_validation(client, run_id, report)
     lap("validate")
     if not report.success:
         raise ValidationFailed(report)
-    data = tasks.split(frame, hp, fraction, settings.max_holdout)
+    data = steps.split(frame, hp, fraction, settings.max_holdout)
     lap("split")
-    model = tasks.fit(data, hp, spec, settings.interval_level)
+    model = steps.fit(data, hp, spec, settings.interval_level)
     lap("fit")
-    metrics = tasks.evaluate(model, data)
+    metrics = steps.evaluate(model, data)
     lap("evaluate")
-    model_uri = tasks.log_run(run_id, config, hp, data, model, metrics, settings, fraction)
+    model_uri = steps.log_run(run_id, config, hp, data, model, metrics, settings, fraction)
     lap("log")
-    version = tasks.register(model_uri, run_id, spec, metrics, settings)
+    version = steps.register(model_uri, run_id, spec, metrics, settings)
     lap("register")
-    decision = tasks.promote(run_id, spec, version, model, data, metrics, settings)
+    decision = steps.promote(run_id, spec, version, model, data, metrics, settings)
     lap("promote")
     tracking.finish(client, run_id, "succeeded", {})
     return {
@@ -130,29 +148,32 @@ def failure_outcome(config: TrainingConfig, error: BaseException | str) -> dict[
     }
 
 
-@task(name="train-one-series", cache_policy=NO_CACHE)
-def train_one(config: TrainingConfig, trigger: Trigger) -> dict[str, Any]:
-    """One series of `retrain_all`: its own `train_series` flow run; a failure is reported, not raised."""
-    state = train_series(config, trigger=trigger, return_state=True)
-    if state.is_completed():
-        outcome = state.result()
-    else:
-        error = state.result(raise_on_failure=False)
-        outcome = failure_outcome(config, error if isinstance(error, BaseException) else state.message or "failed")
-    outcome["worker"] = f"{socket.gethostname()}:{os.getpid()}"
-    return outcome
-
-
-@flow(name="retrain-series-batch")
-def _retrain_batch(configs: list[TrainingConfig], trigger: Trigger) -> list[dict[str, Any]]:
-    futures = [train_one.submit(config, trigger) for config in configs]
+@task(name="train-batch", cache_policy=NO_CACHE)
+def train_batch(configs: list[TrainingConfig], trigger: Trigger) -> list[dict[str, Any]]:
+    """Several series of `retrain_all`, one after the other on one worker, each with its own
+    MLflow run, version and decision; a failure is reported in its outcome, never raised."""
+    settings = get_settings()
+    worker = f"{socket.gethostname()}:{os.getpid()}"
+    label = f"{trigger} (retrain-all batch, task run {task_run.get_name() or task_run.get_id()})"
     outcomes = []
-    for config, future in zip(configs, futures):
-        try:
-            outcomes.append(future.result())
-        except Exception as exc:  # noqa: BLE001 - a lost worker or a bug: report it, go on
-            outcomes.append(failure_outcome(config, exc))
+    with connect(database_url(settings), settings.mongodb_timeout_ms) as mongo:
+        db = mongo[settings.mongodb_database]
+        for config in configs:
+            try:
+                outcome = run_training(db, settings, config, trigger, label)
+            except Exception as exc:  # noqa: BLE001 - one series failing never stops the others
+                outcome = failure_outcome(config, exc)
+            outcomes.append({**outcome, "worker": worker})
     return outcomes
+
+
+def batches(configs: list[TrainingConfig], workers: int, most: int = 50) -> list[list[TrainingConfig]]:
+    """Contiguous batches, about four per worker so a slow one does not hold the end back, and
+    never so many task runs that the orchestrator pays more than the training."""
+    if not configs:
+        return []
+    size = max(1, min(most, math.ceil(len(configs) / (4 * max(workers, 1)))))
+    return [configs[i : i + size] for i in range(0, len(configs), size)]
 
 
 @flow(name="retrain-all", log_prints=True)
@@ -163,14 +184,20 @@ def retrain_all(
     max_workers: int | None = None,
     trigger: Trigger = "manual",
 ) -> dict[str, Any]:
-    """Train every series of the config file (or of `series`) concurrently, on a thread pool or a
-    Dask cluster (DASK_SCHEDULER_ADDRESS, else a LocalCluster). One failing series never stops the
-    others; the result says which promoted, which kept the champion, which failed and why."""
+    """Train every series of the config file (or of `series`) concurrently, in batches on a thread
+    pool or a Dask cluster (DASK_SCHEDULER_ADDRESS, else a LocalCluster). One failing series never
+    stops the others; the result, and the flow run's `retrain-summary` table artifact, say which
+    were promoted, which kept the champion, which failed and why."""
     logger = get_run_logger()
+    settings = get_settings()
     configs = load_retrain_config(config_path) if config_path else list(series or [])
-    logger.info("retraining %d series on %s", len(configs), task_runner)
-    runner = make_task_runner(task_runner, max_workers)
-    outcomes = _retrain_batch.with_options(task_runner=runner)(configs, trigger)
+    registry.initialise_store(settings)  # before any worker: a fresh store's tables are created once
+    runner, workers = make_task_runner(task_runner, max_workers)
+    planned = batches(configs, workers)
+    logger.info(
+        "retraining %d series in %d batches on %s (%d workers)", len(configs), len(planned), task_runner, workers
+    )
+    outcomes = _run_batches.with_options(task_runner=runner)(planned, trigger)
     summary = {
         "promoted": [o["model_name"] for o in outcomes if o.get("decision") == PROMOTED],
         "kept_champion": [o["model_name"] for o in outcomes if o.get("decision") == CHALLENGER],
@@ -184,4 +211,20 @@ def retrain_all(
         len(summary["kept_champion"]),
         len(summary["failed"]),
     )
+    reports.summary_artifact(outcomes)
     return summary
+
+
+@flow(name="retrain-batches")
+def _run_batches(planned: list[list[TrainingConfig]], trigger: Trigger) -> list[dict[str, Any]]:
+    progress = reports.Progress(sum(len(batch) for batch in planned))
+    futures = {train_batch.submit(batch, trigger): index for index, batch in enumerate(planned)}
+    done: dict[int, list[dict[str, Any]]] = {}
+    for future in as_completed(list(futures)):
+        index = futures[future]
+        try:
+            done[index] = future.result()
+        except Exception as exc:  # noqa: BLE001 - a lost worker or a bug: report its series, go on
+            done[index] = [failure_outcome(config, exc) for config in planned[index]]
+        progress.advance(len(planned[index]))
+    return [outcome for index in range(len(planned)) for outcome in done[index]]

@@ -19,6 +19,7 @@ from core.errors import NotFound
 from core.registry import CHALLENGER, PROMOTED, Tag
 from core.settings import Settings
 from ml.forecaster import PerceptronForecaster
+from pipelines import tracking
 from pipelines.training import Split, rescore
 
 if TYPE_CHECKING:
@@ -108,8 +109,8 @@ def apply(
         tags[Tag.PROMOTED_BY] = by
     for key, value in tags.items():
         client.set_model_version_tag(name, version, key, value)
-        if run_id:
-            client.set_tag(run_id, key, value)
+    if run_id:
+        tracking.set_run_tags(client, run_id, tags)
     if decision.decision == PROMOTED:
         client.set_registered_model_alias(name, settings.model_alias, version)
         current = registry.version_by_alias(client, name, settings.challenger_alias)

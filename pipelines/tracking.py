@@ -140,7 +140,7 @@ def log_artifacts(
     """The loss curve, the holdout forecast against the actual values, and the model JSON."""
     with tempfile.TemporaryDirectory(prefix="mlts-artifacts-") as folder:
         folder_path = Path(folder)
-        plots.loss_curve(model.loss_history, folder_path / "loss_curve.png", f"{spec.model_name}: training loss")
+        plots.loss_curve(model.loss_history, folder_path / "loss_curve.svg", f"{spec.model_name}: training loss")
         start = split.start
         lower, upper = model.bounds(holdout[:, None])
         context = max(0, start - 3 * split.holdout_points)
@@ -150,12 +150,12 @@ def log_artifacts(
             holdout,
             lower[:, 0],
             upper[:, 0],
-            folder_path / "holdout_forecast.png",
+            folder_path / "holdout_forecast.svg",
             f"{spec.model_name}: holdout, {model.intervals.level:.0%} interval" if model.intervals else spec.model_name,
             context=(split.timestamps[context:start], split.values[context:start]),
         )
         model_format.save(model, folder_path / "model.json")
-        for name in ("loss_curve.png", "holdout_forecast.png"):
+        for name in ("loss_curve.svg", "holdout_forecast.svg"):
             client.log_artifact(run_id, str(folder_path / name), "plots")
         client.log_artifact(run_id, str(folder_path / "model.json"))
 
@@ -202,19 +202,24 @@ def _requirements() -> list[str]:
     return found
 
 
+def set_run_tags(client: "MlflowClient", run_id: str, tags: dict[str, str]) -> None:
+    """All in one write (a tag at a time is one SQL transaction each)."""
+    from mlflow.entities import RunTag
+
+    client.log_batch(run_id, tags=[RunTag(key, str(value)[:5000]) for key, value in tags.items()])
+
+
 def finish(client: "MlflowClient", run_id: str, status: str, tags: dict[str, str]) -> None:
-    for key, value in tags.items():
-        client.set_tag(run_id, key, value[:5000])
+    set_run_tags(client, run_id, {**tags, Tag.STATUS: status})
     client.set_terminated(run_id, "FINISHED" if status == "succeeded" else "FAILED")
-    client.set_tag(run_id, Tag.STATUS, status)
 
 
 def register_version(
     client: "MlflowClient", settings: Settings, model_uri: str, run_id: str, spec: SeriesSpec, rmse: float
 ) -> str:
     """A new version of the series' registered model (created on first use), described so the
-    registry UI says what it is; returns the version number."""
-    import mlflow
+    registry UI says what it is; returns the version number. Through the client, not
+    `mlflow.register_model`, which prints "already exists" for every version after the first."""
     from mlflow.exceptions import MlflowException
 
     name = spec.model_name
@@ -224,10 +229,18 @@ def register_version(
     except MlflowException as exc:
         if exc.error_code != "RESOURCE_ALREADY_EXISTS":
             raise
-    mlflow.set_registry_uri(settings.tracking_uri)
-    version = mlflow.register_model(model_uri, name, tags={Tag.SERIES: name, Tag.RUN_ID: run_id})
-    client.update_model_version(
-        name, version.version, description=f"{description} Holdout RMSE {rmse:.6g}, run {run_id}."
+    model_id = model_uri.removeprefix("models:/") if model_uri.startswith("models:/m-") else None
+    version = client.create_model_version(
+        name,
+        source=model_uri,
+        run_id=run_id,
+        tags={Tag.SERIES: name, Tag.RUN_ID: run_id},
+        description=f"{description} Holdout RMSE {rmse:.6g}, run {run_id}.",
+        model_id=model_id,
+        await_creation_for=0,
     )
+    if model_id:  # the logged model's page links to its version, as MLflow's own register does
+        link = json.dumps([{"name": name, "version": str(version.version)}])
+        client.set_logged_model_tags(model_id, {"mlflow.modelVersions": link})
     client.set_tag(run_id, Tag.MODEL_VERSION, str(version.version))
     return str(version.version)

@@ -7,9 +7,11 @@ came from Mongo, and their converted columns `timestamp_utc` and `value_float`.
 
 import logging
 import math
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from core.mongo import TIMESTAMP, TIMESTAMP_UTC, VALUE, VALUE_FLOAT
@@ -131,6 +133,52 @@ def _example_text(example: dict[str, Any]) -> str:
     return repr(example["value"])
 
 
+class _Validator:
+    """One ephemeral GX context per thread, built once (the build copies `os.environ`, hence the
+    lock), with one pandas asset and the suites it has been asked for: building them per series
+    cost more than validating."""
+
+    _local = threading.local()
+
+    @classmethod
+    def get(cls) -> "_Validator":
+        validator = getattr(cls._local, "validator", None)
+        if validator is None:
+            validator = cls._local.validator = cls()
+        return validator
+
+    def __init__(self) -> None:
+        import great_expectations as gx
+        from great_expectations.data_context.types.base import ProgressBarsConfig
+
+        with ENVIRON_LOCK:
+            context = gx.get_context(mode="ephemeral")
+        context.variables.progress_bars = ProgressBarsConfig(globally=False)
+        asset = context.data_sources.add_pandas("mongo").add_dataframe_asset("series")
+        self.batches = asset.add_batch_definition_whole_dataframe("all")
+        self.suites: dict[tuple, Any] = {}
+
+    def validate(self, frame: pd.DataFrame, window_size: int, min_points: int, bounds: tuple) -> Any:
+        key = (window_size, min_points, bounds)
+        if key not in self.suites:
+            self.suites[key] = _suite(window_size, min_points, bounds)
+        batch = self.batches.get_batch(batch_parameters={"dataframe": frame})
+        return batch.validate(
+            self.suites[key], result_format={"result_format": "COMPLETE", "partial_unexpected_count": _EXAMPLES}
+        )
+
+
+def _typed(raw: pd.Series) -> pd.Series:
+    """A stored column of one kind as its numpy type, so GX checks (and fingerprints) it at numpy
+    speed; columns mixing kinds stay as stored, where the checks find and quote the odd ones."""
+    kind = pd.api.types.infer_dtype(raw, skipna=True)
+    if kind in ("floating", "integer", "mixed-integer-float"):
+        return raw.astype(np.float64)
+    if kind == "datetime":
+        return pd.to_datetime(raw, utc=True)
+    return raw
+
+
 def validate_series(
     frame: pd.DataFrame,
     spec: SeriesSpec,
@@ -139,24 +187,15 @@ def validate_series(
     bounds: tuple[float | None, float | None] = (None, None),
 ) -> ValidationReport:
     """Run the suite on the loaded frame. Never raises for bad data: the report says what failed."""
-    import great_expectations as gx
-    from great_expectations.data_context.types.base import ProgressBarsConfig
-
-    checked = frame[[TIMESTAMP, VALUE, TIMESTAMP_UTC, VALUE_FLOAT]].copy()
-    checked[TIMESTAMP_UTC] = checked[TIMESTAMP_UTC].astype("datetime64[ns, UTC]")
-    with ENVIRON_LOCK:
-        context = gx.get_context(mode="ephemeral")
-        context.variables.progress_bars = ProgressBarsConfig(globally=False)
-        batch = (
-            context.data_sources.add_pandas("mongo")
-            .add_dataframe_asset(spec.model_name)
-            .add_batch_definition_whole_dataframe("all")
-            .get_batch(batch_parameters={"dataframe": checked})
-        )
-        suite = _suite(window_size, min_points, bounds)
-        outcome = batch.validate(
-            suite, result_format={"result_format": "COMPLETE", "partial_unexpected_count": _EXAMPLES}
-        )
+    checked = pd.DataFrame(
+        {
+            TIMESTAMP: _typed(frame[TIMESTAMP]),
+            VALUE: _typed(frame[VALUE]),
+            TIMESTAMP_UTC: frame[TIMESTAMP_UTC].astype("datetime64[ns, UTC]"),
+            VALUE_FLOAT: frame[VALUE_FLOAT],
+        }
+    )
+    outcome = _Validator.get().validate(checked, window_size, min_points, tuple(bounds))
     failures = [_failure(result, checked) for result in outcome.results if not result.success]
     for failure in failures:
         if failure["meaning"] == "duplicate timestamps" and not spec.filter:

@@ -19,10 +19,15 @@ _SESSION_HOME = Path(tempfile.mkdtemp(prefix="mlts-test-home-"))
 os.environ["MLTS_HOME"] = str(_SESSION_HOME)
 os.environ.pop("MLFLOW_TRACKING_URI", None)
 os.environ.setdefault("ENVIRONMENT", "test")
+# Every process the tests start inherits this mark, orphans included: what still carries it when
+# the run ends was left behind (see pytest_sessionfinish).
+SESSION_MARK = f"mlts-test-{uuid.uuid4().hex}"
+os.environ["MLTS_TEST_SESSION"] = SESSION_MARK
 
 from core.bootstrap import bootstrap  # noqa: E402
 from core.embedded_mongo import EmbeddedMongo  # noqa: E402
 from core.mongo import connect  # noqa: E402
+from core.processes import alive, stop_pid  # noqa: E402
 from core.settings import get_settings  # noqa: E402
 
 bootstrap(serving=True)
@@ -101,3 +106,43 @@ def seed_series(mongo_db):
         return docs
 
     return seed
+
+
+def _marked_processes() -> dict[int, str]:
+    """Live processes started by this test session (they carry its mark), but this one and its
+    multiprocessing resource tracker (Dask's LocalCluster starts it; it ends with this process)."""
+    found = {}
+    needle = f"MLTS_TEST_SESSION={SESSION_MARK}".encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if needle in (entry / "environ").read_bytes().split(b"\0") and alive(int(entry.name)):
+                command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                if "multiprocessing.resource_tracker" not in command:
+                    found[int(entry.name)] = command
+        except OSError:
+            continue
+    return found
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run when a test left a process behind, naming each (and stop them)."""
+    try:
+        from prefect.server.api.server import SubprocessASGIServer
+
+        for server in list(SubprocessASGIServer._instances.values()):  # this process's own, stopped at exit anyway
+            server.stop()
+    except ImportError:
+        pass
+    left = _marked_processes()
+    if not left:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    lines = [f"  pid {pid}: {command[:300]}" for pid, command in sorted(left.items())]
+    message = "processes left running by the tests (now stopped):\n" + "\n".join(lines)
+    if reporter is not None:
+        reporter.write_line(message, red=True)
+    for pid in left:
+        stop_pid(pid, timeout=5, group=False)
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED

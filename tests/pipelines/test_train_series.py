@@ -78,7 +78,7 @@ def test_first_training_registers_a_champion_with_everything_logged(mongo_db, ml
     assert METRICS <= set(run.data.metrics)
     history = client.get_metric_history(outcome["run_id"], "loss")
     assert len(history) == run.data.metrics["epochs_trained"] and [m.step for m in history[:3]] == [1, 2, 3]
-    assert {"plots/loss_curve.png", "plots/holdout_forecast.png", "validation/report.json", "model.json"} <= _artifacts(
+    assert {"plots/loss_curve.svg", "plots/holdout_forecast.svg", "validation/report.json", "model.json"} <= _artifacts(
         client, outcome["run_id"]
     )
     assert run.info.run_name.startswith(f"{NAME} w12 ") and run.info.status == "FINISHED"

@@ -1,0 +1,53 @@
+"""What `retrain_all` shows in the Prefect UI while and after it runs: a progress bar over the
+series, and a table of every series' outcome. Artifacts are best effort: a failure to write one
+is logged, never fatal to the retraining."""
+
+import logging
+from typing import Any
+
+from prefect.artifacts import create_progress_artifact, create_table_artifact, update_progress_artifact
+
+log = logging.getLogger(__name__)
+
+
+class Progress:
+    def __init__(self, total: int, key: str = "retrain-progress"):
+        self.total = max(total, 1)
+        self.done = 0
+        self.artifact_id = None
+        try:
+            self.artifact_id = create_progress_artifact(0.0, key=key, description=f"Series trained of {total}")
+        except Exception:  # noqa: BLE001
+            log.warning("could not create the progress artifact", exc_info=True)
+
+    def advance(self, count: int) -> None:
+        self.done += count
+        if self.artifact_id is None:
+            return
+        try:
+            update_progress_artifact(self.artifact_id, progress=100.0 * self.done / self.total)
+        except Exception:  # noqa: BLE001
+            log.warning("could not update the progress artifact", exc_info=True)
+
+
+def summary_artifact(outcomes: list[dict[str, Any]], key: str = "retrain-summary") -> None:
+    """One row per series: its decision, holdout RMSE beside the champion's, or why it failed."""
+    rows = [
+        {
+            "model": o.get("model_name"),
+            "version": o.get("version") or "",
+            "decision": o.get("decision"),
+            "rmse": _number(o.get("metrics", {}).get("rmse")),
+            "champion rmse": _number(o.get("champion_rmse")),
+            "reason or error": o.get("reason") or o.get("error") or "",
+        }
+        for o in outcomes
+    ]
+    try:
+        create_table_artifact(rows, key=key, description=f"{len(rows)} series retrained")
+    except Exception:  # noqa: BLE001
+        log.warning("could not create the summary artifact", exc_info=True)
+
+
+def _number(value: Any) -> str:
+    return "" if value is None else f"{value:.6g}"
