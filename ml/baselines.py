@@ -3,6 +3,7 @@
 import numpy as np
 
 _DAY = 86_400.0
+WEEKS_FOR_A_WEEKLY_SEASON = 6
 
 
 def naive(values: np.ndarray, start: int) -> np.ndarray:
@@ -35,3 +36,16 @@ def infer_season_length(step_seconds: float) -> int:
     if 89.0 <= days <= 92.0:
         return 4
     return 1
+
+
+def candidate_seasons(step_seconds: float, n_points: int) -> list[int]:
+    """Cycles worth modelling for a sampling step, the natural one first: sub-daily data adds a
+    week when the series holds WEEKS_FOR_A_WEEKLY_SEASON of them (fewer leave too few weekly
+    differences to learn from); a step with no natural cycle (yearly data) gives none."""
+    season = infer_season_length(step_seconds)
+    if season < 2:
+        return []
+    seasons = [season]
+    if step_seconds < _DAY and n_points >= WEEKS_FOR_A_WEEKLY_SEASON * 7 * season:
+        seasons.append(7 * season)
+    return seasons

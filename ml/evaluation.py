@@ -20,9 +20,7 @@ def holdout_predictions(model: PerceptronForecaster, values: np.ndarray, start: 
     return model.predict(inputs[start - w :])
 
 
-def evaluate(
-    model: PerceptronForecaster, values: object, start: int, season_length: int = 1
-) -> dict[str, float]:
+def evaluate(model: PerceptronForecaster, values: object, start: int, season_length: int = 1) -> dict[str, float]:
     """Metrics on the holdout values[start:], named as they are logged: `mae`, `mse`, `rmse`,
     `mase`, then `naive_*` and, when the training part covers a season, `seasonal_naive_*`."""
     series = as_series(values)
@@ -30,15 +28,16 @@ def evaluate(
         raise ForecastInputError(f"holdout start must be inside the series (1..{len(series) - 1}), got {start}")
     actual = series[start:]
     scale = naive_scale(series[:start])
-    result = _scored("", actual, holdout_predictions(model, series, start), scale)
-    result.update(_scored("naive_", actual, baselines.naive(series, start), scale))
+    result = scored("", actual, holdout_predictions(model, series, start), scale)
+    result.update(scored("naive_", actual, baselines.naive(series, start), scale))
     if 1 < season_length <= start:
         predicted = baselines.seasonal_naive(series, start, season_length)
-        result.update(_scored("seasonal_naive_", actual, predicted, scale))
+        result.update(scored("seasonal_naive_", actual, predicted, scale))
     return result
 
 
-def _scored(prefix: str, actual: np.ndarray, predicted: np.ndarray, scale: float) -> dict[str, float]:
+def scored(prefix: str, actual: np.ndarray, predicted: np.ndarray, scale: float) -> dict[str, float]:
+    """`mae`, `mse`, `rmse` and `mase` (against `scale`), each name prefixed."""
     metrics = point_metrics(actual, predicted)
     metrics["mase"] = mase(metrics["mae"], scale)
     return {prefix + name: value for name, value in metrics.items()}

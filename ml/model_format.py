@@ -2,6 +2,11 @@
 
 Loading checks everything a forecast depends on (format, version, shapes, finite numbers), so a
 truncated or tampered file fails here with a message instead of serving garbage later.
+
+Version 2 adds `structure`: how the served unit was built (one unit or an ensemble; each
+member's window, differencing, season length, seasonal lags, share and backtest score). The
+forecast itself still needs only the effective weights, bias and scaler, as in version 1, which
+still loads (as a single plain unit).
 """
 
 import json
@@ -11,13 +16,25 @@ from typing import Any
 
 import numpy as np
 
-from ml.errors import ModelFormatError
-from ml.forecaster import Hyperparameters, PerceptronForecaster
+from ml.differencing import DIFFERENCING
+from ml.errors import ForecastInputError, ModelFormatError
+from ml.forecaster import Hyperparameters, Member, PerceptronForecaster
 from ml.intervals import PredictionIntervals
 
 FORMAT = "mlts-perceptron"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 FILE_NAME = "model.json"
+_MEMBER_KEYS = {
+    "window_size",
+    "differencing",
+    "season_length",
+    "seasonal_lags",
+    "effective_window",
+    "weight",
+    "backtest_rmse",
+}
+_WEIGHT_SUM_TOLERANCE = 1e-6
 
 
 def to_dict(model: PerceptronForecaster) -> dict[str, Any]:
@@ -25,20 +42,20 @@ def to_dict(model: PerceptronForecaster) -> dict[str, Any]:
         raise ModelFormatError("only a fitted model can be saved")
     hp = model.hyperparameters
     intervals = model.intervals
+    members = model.structure
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
-        "window_size": hp.window_size,
+        "window_size": model.window_size,
         "weights": [float(w) for w in model.weights],
         "bias": float(model.bias),
         "scaler": {"mean": float(model.mean), "std": float(model.std)},
-        "hyperparameters": {
-            "epochs": hp.epochs,
-            "learning_rate": hp.learning_rate,
-            "patience": hp.patience,
-            "tolerance": hp.tolerance,
-            "seed": hp.seed,
+        "structure": {
+            "kind": "single" if len(members) == 1 else "ensemble",
+            "effective_window": model.window_size,
+            "members": [_member_dict(member) for member in members],
         },
+        "hyperparameters": hp.descent,
         "training": {
             "epochs_trained": model.epochs_trained,
             "final_loss": _finite_or_none(model.final_loss),
@@ -52,6 +69,18 @@ def to_dict(model: PerceptronForecaster) -> dict[str, Any]:
             "upper": [float(v) for v in intervals.upper],
         },
         "metadata": model.metadata,
+    }
+
+
+def _member_dict(member: Member) -> dict[str, Any]:
+    return {
+        "window_size": member.window_size,
+        "differencing": member.differencing,
+        "season_length": member.season_length,
+        "seasonal_lags": member.seasonal_lags,
+        "effective_window": member.effective_window,
+        "weight": float(member.weight),
+        "backtest_rmse": None if member.backtest_rmse is None else _finite_or_none(member.backtest_rmse),
     }
 
 
@@ -88,9 +117,10 @@ def from_dict(document: object) -> PerceptronForecaster:
     if document.get("format") != FORMAT:
         raise ModelFormatError(f"not an mlts model: format is {document.get('format')!r}, expected {FORMAT!r}")
     version = document.get("format_version")
-    if version != FORMAT_VERSION:
+    if isinstance(version, bool) or version not in READABLE_VERSIONS:
         raise ModelFormatError(
-            f"unsupported model format_version {version!r}; this mlts reads version {FORMAT_VERSION}"
+            f"unsupported model format_version {version!r}; this mlts reads versions "
+            f"{', '.join(map(str, READABLE_VERSIONS))}"
         )
     window_size = document.get("window_size")
     if isinstance(window_size, bool) or not isinstance(window_size, int) or window_size < 1:
@@ -103,8 +133,19 @@ def from_dict(document: object) -> PerceptronForecaster:
     if std <= 0:
         raise ModelFormatError(f"scaler.std must be positive, got {std}")
     hp_doc = _object(document.get("hyperparameters", {}), "hyperparameters")
+    members = _structure(document.get("structure"), window_size) if version >= 2 else ()
+    structure = (
+        {}
+        if len(members) != 1
+        else {
+            "window_size": members[0].window_size,
+            "differencing": members[0].differencing,
+            "season_length": members[0].season_length,
+            "seasonal_lags": members[0].seasonal_lags,
+        }
+    )
     try:
-        hyperparameters = Hyperparameters(window_size=window_size, **hp_doc)
+        hyperparameters = Hyperparameters(**{"window_size": window_size, **hp_doc, **structure})
     except (TypeError, ValueError) as exc:
         raise ModelFormatError(f"invalid hyperparameters: {exc}") from None
     training = _object(document.get("training", {}), "training")
@@ -123,7 +164,73 @@ def from_dict(document: object) -> PerceptronForecaster:
         final_loss=float("nan") if final_loss is None else float(final_loss),
         training_samples=int(training.get("training_samples", 0)),
         metadata=metadata,
+        members=members,
     )
+
+
+def _structure(document: object, window_size: int) -> tuple[Member, ...]:
+    """The members of a version-2 model, checked against its effective window."""
+    document = _object(document, "structure")
+    kind = document.get("kind")
+    if kind not in ("single", "ensemble"):
+        raise ModelFormatError(f"structure.kind must be 'single' or 'ensemble', got {kind!r}")
+    if document.get("effective_window") != window_size:
+        raise ModelFormatError(
+            f"structure.effective_window is {document.get('effective_window')!r} but window_size is {window_size}"
+        )
+    entries = document.get("members")
+    if not isinstance(entries, list) or not entries:
+        raise ModelFormatError("structure.members must be a non-empty list of objects")
+    if kind == "single" and len(entries) != 1:
+        raise ModelFormatError(f"a 'single' structure has exactly one member, got {len(entries)}")
+    members = tuple(_member(entry, f"structure.members[{i}]") for i, entry in enumerate(entries))
+    longest = max(member.effective_window for member in members)
+    if longest != window_size:
+        raise ModelFormatError(
+            f"the longest member needs a window of {longest} values but window_size is {window_size}"
+        )
+    total = sum(member.weight for member in members)
+    if abs(total - 1.0) > _WEIGHT_SUM_TOLERANCE:
+        raise ModelFormatError(f"structure.members weights must sum to 1, got {total!r}")
+    return members
+
+
+def _member(document: object, name: str) -> Member:
+    document = _object(document, name)
+    unknown = set(document) - _MEMBER_KEYS
+    if unknown:
+        raise ModelFormatError(f"{name} has unknown field(s) {', '.join(sorted(unknown))}")
+    integers = {}
+    for key, minimum in (("window_size", 1), ("season_length", 1), ("seasonal_lags", 0)):
+        value = document.get(key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise ModelFormatError(f"{name}.{key} must be an integer >= {minimum}, got {value!r}")
+        integers[key] = value
+    differencing = document.get("differencing")
+    if differencing not in DIFFERENCING:
+        raise ModelFormatError(f"{name}.differencing must be one of {', '.join(DIFFERENCING)}, got {differencing!r}")
+    weight = _finite_number(document.get("weight"), f"{name}.weight")
+    if not 0.0 < weight <= 1.0 + _WEIGHT_SUM_TOLERANCE:
+        raise ModelFormatError(f"{name}.weight must be in (0, 1], got {weight}")
+    score = document.get("backtest_rmse")
+    if score is not None and _finite_number(score, f"{name}.backtest_rmse") < 0:
+        raise ModelFormatError(f"{name}.backtest_rmse must be >= 0 or null, got {score}")
+    try:
+        member = Member(differencing=differencing, weight=weight, backtest_rmse=score, **integers)
+        effective = member.effective_window
+        Hyperparameters(
+            window_size=member.window_size,
+            differencing=differencing,
+            season_length=member.season_length,
+            seasonal_lags=member.seasonal_lags,
+        )
+    except ForecastInputError as exc:
+        raise ModelFormatError(f"{name}: {exc}") from None
+    if "effective_window" in document and document["effective_window"] != effective:
+        raise ModelFormatError(
+            f"{name}.effective_window is {document['effective_window']!r}, its structure needs {effective}"
+        )
+    return member
 
 
 def _intervals(document: object) -> PredictionIntervals | None:

@@ -53,7 +53,7 @@ def fit_forecaster(
 
     model = PerceptronForecaster(hp)
     model.fit(split.values[: split.start], progress=progress, progress_every=progress_every)
-    model.intervals = calibrate(model.forecast_windows, split.values, split.start, hp.window_size, interval_level)
+    model.intervals = calibrate(model.forecast_windows, split.values, split.start, model.window_size, interval_level)
     model.metadata = {
         "model_name": spec.model_name,
         "series": spec.to_dict(),

@@ -95,7 +95,9 @@ def test_training_is_reproducible_and_records_its_history() -> None:
 def test_progress_is_reported_during_long_training() -> None:
     seen: list[tuple[int, float]] = []
     values = kinds()["random walk with drift"]
-    PerceptronForecaster(Hyperparameters(window_size=24)).fit(values[:2000], progress=lambda e, l: seen.append((e, l)), progress_every=100)
+    PerceptronForecaster(Hyperparameters(window_size=24)).fit(
+        values[:2000], progress=lambda epoch, loss: seen.append((epoch, loss)), progress_every=100
+    )
     assert len(seen) >= 2
     assert seen[0][0] == 100
     assert [e for e, _ in seen] == sorted(e for e, _ in seen)

@@ -1,0 +1,277 @@
+"""Rolling-origin backtest: how a way of fitting would have done, using only the values given.
+
+The last points of the given series are cut into `folds` consecutive test blocks of `horizon`
+points. For each block the model is fitted on everything before it (an expanding window) and
+scored on the block: one-step forecasts (each from the actual values before it) against the
+naive and seasonal-naive baselines on the same points, and recursive multi-step forecasts from
+every origin in the block. A caller passes only its training part, so a final holdout is never
+seen; nothing here reads a value at or after a block while fitting for that block.
+
+Default block: `TEST_SHARE` of the series spread over the folds, and at least one season, so
+that every block of a seasonal series covers each phase of the cycle. When that asks for too
+much (short series, long seasons), the number of folds drops first, keeping the blocks
+testing at most `MAX_TEST_SHARE` of the series and leaving at least `min_train` points before
+the first (`min_train_points`: 20, or three seasons). So 48 yearly points give 5 blocks of 2,
+96 months 3 blocks of 12, 600 months 5 blocks of 24, and 24 yearly points 4 blocks of 1; a
+series too short for one block (fewer than min_train + horizon points, e.g. 40 months) raises
+ForecastInputError saying how many points it needs, and `selection.select` then falls back to
+the default fixed window. Blocks hold at most MAX_BLOCK points; multi-step metrics go up to
+the block's length, at most max(MAX_STEPS, season) steps.
+"""
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from ml import baselines
+from ml.errors import ForecastInputError
+from ml.evaluation import scored
+from ml.forecaster import Hyperparameters, PerceptronForecaster, fit_many
+from ml.intervals import DEFAULT_LEVEL, calibrate
+from ml.metrics import naive_scale
+from ml.windows import as_series
+
+DEFAULT_FOLDS = 5
+TEST_SHARE = 0.2
+MAX_TEST_SHARE = 0.4
+MIN_TRAIN = 20
+MAX_BLOCK = 2_000
+MAX_STEPS = 48
+
+FitFunction = Callable[[np.ndarray], PerceptronForecaster]
+
+
+@dataclass(frozen=True)
+class FoldPlan:
+    """Where each test block starts (`origins`, oldest first) and how long each is (`horizon`)."""
+
+    origins: tuple[int, ...]
+    horizon: int
+    n_points: int
+
+    @property
+    def first_origin(self) -> int:
+        """Training points of the first fold: the shortest series any candidate is fitted on."""
+        return self.origins[0]
+
+    @property
+    def folds(self) -> int:
+        return len(self.origins)
+
+
+def default_horizon(n_points: int, season_length: int = 1, folds: int = DEFAULT_FOLDS) -> int:
+    """Points per test block: TEST_SHARE of the series over the folds, at least one season."""
+    share = math.ceil(TEST_SHARE * n_points / max(folds, 1))
+    return int(min(MAX_BLOCK, max(1, share, season_length if season_length > 1 else 1)))
+
+
+def min_train_points(season_length: int = 1) -> int:
+    """Points before the first block: enough for small units, and three seasons for seasonal ones."""
+    return max(MIN_TRAIN, 3 * season_length)
+
+
+def plan_folds(
+    n_points: int,
+    season_length: int = 1,
+    folds: int = DEFAULT_FOLDS,
+    horizon: int | None = None,
+    min_train: int | None = None,
+) -> FoldPlan:
+    """The expanding-window folds for a series of `n_points` (see the module docstring)."""
+    if isinstance(folds, bool) or not isinstance(folds, int) or folds < 1:
+        raise ForecastInputError(f"folds must be an integer >= 1, got {folds!r}")
+    block = default_horizon(n_points, season_length, folds) if horizon is None else int(horizon)
+    if block < 1:
+        raise ForecastInputError(f"horizon must be >= 1, got {horizon!r}")
+    train = min_train_points(season_length) if min_train is None else int(min_train)
+    fitting = min(folds, (n_points - train) // block, max(1, int(MAX_TEST_SHARE * n_points) // block))
+    if fitting < 1:
+        raise ForecastInputError(
+            f"too few points to backtest: {n_points} given, but {train} training points before a test block "
+            f"of {block} need at least {train + block}"
+        )
+    first = n_points - fitting * block
+    return FoldPlan(tuple(first + i * block for i in range(fitting)), block, n_points)
+
+
+@dataclass(frozen=True)
+class BacktestResult:
+    """Scores of one way of fitting over the folds of a plan.
+
+    `folds`: per fold, `mae`, `mse`, `rmse`, `mase` of the model's one-step forecasts and the
+    same for `naive_*` and (when a season fits before the block) `seasonal_naive_*`.
+    `summary`: `<metric>_mean` and `<metric>_std` across folds. `steps`: per forecast step
+    1..S, `mae`, `rmse` and `count` of the recursive forecasts from every origin of every
+    block, and `coverage` of the model's intervals when it has them. `predicted`/`actual`:
+    the one-step forecasts of all blocks, concatenated, for scoring averages of candidates."""
+
+    plan: FoldPlan
+    folds: tuple[dict[str, float], ...]
+    summary: dict[str, float]
+    steps: dict[str, np.ndarray]
+    predicted: np.ndarray
+    actual: np.ndarray
+    fit_seconds: float
+    models: tuple[PerceptronForecaster, ...] = field(default=(), repr=False)
+
+    @property
+    def rmse(self) -> float:
+        return self.summary["rmse_mean"]
+
+    @property
+    def rmse_std(self) -> float:
+        return self.summary["rmse_std"]
+
+    @property
+    def mse(self) -> float:
+        """MSE pooled over every tested point (the blocks are of equal length)."""
+        return float(np.mean((self.predicted - self.actual) ** 2))
+
+    def fold_predictions(self) -> list[np.ndarray]:
+        return np.split(self.predicted, self.plan.folds)
+
+
+def backtest(
+    fit: Hyperparameters | FitFunction,
+    values: object,
+    plan: FoldPlan | None = None,
+    season_length: int = 1,
+    max_steps: int | None = None,
+    solver: str = "descent",
+) -> BacktestResult:
+    """Backtest one way of fitting: hyper-parameters (the folds are fitted in one batch, by
+    `solver`, see `forecaster.fit_many`) or any function from a training series to a fitted
+    model (e.g. `with_intervals(...)`)."""
+    series = as_series(values)
+    plan = plan or plan_folds(len(series), season_length)
+    _check_plan(plan, series)
+    if isinstance(fit, Hyperparameters):
+        return backtest_many([fit], series, plan, season_length, max_steps, solver)[0]
+    started = time.perf_counter()
+    models = [fit(series[:origin].copy()) for origin in plan.origins]
+    elapsed = time.perf_counter() - started
+    return _score(models, series, plan, season_length, max_steps, elapsed, _baselines(series, plan, season_length))
+
+
+def backtest_many(
+    hps: Sequence[Hyperparameters],
+    values: object,
+    plan: FoldPlan | None = None,
+    season_length: int = 1,
+    max_steps: int | None = None,
+    solver: str = "descent",
+) -> list[BacktestResult]:
+    """Backtest many candidates on the same folds, every (candidate, fold) unit fitted in one
+    vectorised descent (or solved exactly, `solver="exact"`). Each result's `fit_seconds` is
+    its share of the batch's time, in proportion to the epochs its units trained (to their
+    number of parameters for the exact solver)."""
+    series = as_series(values)
+    plan = plan or plan_folds(len(series), season_length)
+    _check_plan(plan, series)
+    trains = [series[:origin] for origin in plan.origins]
+    jobs = [(hp, train) for hp in hps for train in trains]
+    started = time.perf_counter()
+    fitted = fit_many([hp for hp, _ in jobs], [train for _, train in jobs], solver=solver)
+    elapsed = time.perf_counter() - started
+    work = [model.epochs_trained if solver == "descent" else len(model.weights) for model in fitted]
+    reference = _baselines(series, plan, season_length)
+    results = []
+    for i in range(len(hps)):
+        models = fitted[i * plan.folds : (i + 1) * plan.folds]
+        share = elapsed * sum(work[i * plan.folds : (i + 1) * plan.folds]) / max(1, sum(work))
+        results.append(_score(models, series, plan, season_length, max_steps, share, reference))
+    return results
+
+
+def with_intervals(hp: Hyperparameters, level: float = DEFAULT_LEVEL, calibration_share: float = 0.2) -> FitFunction:
+    """Fitting as the training pipeline does it, inside each fold: fit on the first part of the
+    fold's training series, calibrate intervals on the rest, so the backtest measures how
+    well such intervals cover the next block."""
+
+    def fit(train: np.ndarray) -> PerceptronForecaster:
+        start = len(train) - max(1, int(round(calibration_share * len(train))))
+        model = PerceptronForecaster(hp).fit(train[:start])
+        model.intervals = calibrate(model.forecast_windows, train, start, model.window_size, level)
+        return model
+
+    return fit
+
+
+def _check_plan(plan: FoldPlan, series: np.ndarray) -> None:
+    if plan.n_points != len(series) or plan.origins[-1] + plan.horizon > len(series):
+        raise ForecastInputError(f"the fold plan is for {plan.n_points} points, the series has {len(series)}")
+
+
+def _baselines(series: np.ndarray, plan: FoldPlan, season_length: int) -> list[tuple[float, dict[str, float]]]:
+    """Per fold: MASE's scale (the naive in-sample MAE before the block) and the baselines' metrics."""
+    reference = []
+    for origin in plan.origins:
+        stop = origin + plan.horizon
+        actual = series[origin:stop]
+        scale = naive_scale(series[:origin])
+        metrics = scored("naive_", actual, baselines.naive(series[:stop], origin), scale)
+        if 1 < season_length <= origin:
+            metrics.update(
+                scored("seasonal_naive_", actual, baselines.seasonal_naive(series[:stop], origin, season_length), scale)
+            )
+        reference.append((scale, metrics))
+    return reference
+
+
+def _score(
+    models: Sequence[PerceptronForecaster],
+    series: np.ndarray,
+    plan: FoldPlan,
+    season_length: int,
+    max_steps: int | None,
+    fit_seconds: float,
+    reference: list[tuple[float, dict[str, float]]],
+) -> BacktestResult:
+    block = plan.horizon
+    steps = min(block, max(MAX_STEPS, season_length) if max_steps is None else max_steps)
+    folds, predicted_blocks, errors, inside = [], [], [], []
+    for model, origin, (scale, baseline) in zip(models, plan.origins, reference, strict=True):
+        w = model.window_size
+        if origin < w:
+            raise ForecastInputError(f"a fold starts at point {origin}, before the model's window of {w}")
+        stop = origin + block
+        actual = series[origin:stop]
+        inputs = sliding_window_view(series[origin - w : stop], w)
+        forecasts = model.forecast_windows(inputs[:block], steps)
+        predicted = forecasts[:, 0]
+        folds.append({**scored("", actual, predicted, scale), **baseline})
+        predicted_blocks.append(predicted)
+        targets = origin + np.arange(block)[:, None] + np.arange(steps)[None, :]
+        valid = targets < stop
+        truth = np.where(valid, series[np.minimum(targets, stop - 1)], np.nan)
+        errors.append(truth - forecasts)
+        if model.intervals is not None:
+            lower, upper = model.bounds(forecasts)
+            inside.append(np.where(valid, (truth >= lower) & (truth <= upper), np.nan))
+    error_matrix = np.vstack(errors)
+    by_step = {
+        "mae": np.nanmean(np.abs(error_matrix), axis=0),
+        "rmse": np.sqrt(np.nanmean(error_matrix * error_matrix, axis=0)),
+        "count": np.sum(~np.isnan(error_matrix), axis=0).astype(float),
+    }
+    if len(inside) == len(models):
+        by_step["coverage"] = np.nanmean(np.vstack(inside), axis=0)
+    names = [name for name in folds[0] if all(name in fold for fold in folds)]
+    table = np.array([[fold[name] for name in names] for fold in folds])
+    summary = {}
+    for name, mean, spread in zip(names, table.mean(axis=0), table.std(axis=0), strict=True):
+        summary[f"{name}_mean"], summary[f"{name}_std"] = float(mean), float(spread)
+    return BacktestResult(
+        plan=plan,
+        folds=tuple(folds),
+        summary=summary,
+        steps=by_step,
+        predicted=np.concatenate(predicted_blocks),
+        actual=series[plan.origins[0] : plan.origins[-1] + block].copy(),
+        fit_seconds=float(fit_seconds),
+        models=tuple(models),
+    )
