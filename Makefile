@@ -14,7 +14,10 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@rm -f $(VENV)/.installed-* && touch $@
 
+# The local stack (MongoDB, MLflow and Prefect servers with their UIs, the API) stays up after the
+# demo: `mlts status` shows it, `mlts down` stops it.
 demo: install
+	$(BIN)/mlts up
 	$(BIN)/mlts demo
 
 test: install

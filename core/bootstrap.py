@@ -9,6 +9,7 @@ import os
 import warnings
 
 from core.settings import Settings, get_settings
+from core.stack import recorded
 
 # A registry that is down must not hold the API's model refresh for minutes (MLflow's default:
 # 7 retries with exponential backoff); the poller tries again on its next tick anyway.
@@ -21,8 +22,12 @@ _SERVING_DEFAULTS = {
 
 def bootstrap(settings: Settings | None = None, serving: bool = False) -> Settings:
     """Point the libraries at MLTS_HOME and switch their telemetry off (plants are offline, and
-    so are our machines). Variables already set win. Returns the settings it applied."""
+    so are our machines); use the servers of the local stack (`mlts up`) when they run and no
+    other is configured. Variables already set win. Returns the settings it applied."""
     settings = settings or get_settings()
+    if _use_stack(settings):
+        get_settings.cache_clear()
+        settings = get_settings()
     home = settings.home.resolve()
     (home / "prefect").mkdir(parents=True, exist_ok=True)
     defaults = {
@@ -43,3 +48,17 @@ def bootstrap(settings: Settings | None = None, serving: bool = False) -> Settin
     # numpy parses "+02:00" offsets to UTC and warns that datetime64 has no zone: expected.
     warnings.filterwarnings("ignore", message="no explicit representation of timezones", category=UserWarning)
     return settings
+
+
+def _use_stack(settings: Settings) -> bool:
+    """MLflow and Prefect of `mlts up`, where no URL of theirs is set; whether anything changed."""
+    changed = False
+    mlflow = recorded(settings.home, "mlflow")
+    if mlflow and settings.mlflow_tracking_uri is None:
+        os.environ["MLFLOW_TRACKING_URI"] = mlflow["url"]
+        changed = True
+    prefect = recorded(settings.home, "prefect")
+    if prefect and not os.environ.get("PREFECT_API_URL"):
+        os.environ["PREFECT_API_URL"] = f"{prefect['url']}/api"
+        changed = True
+    return changed

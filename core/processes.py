@@ -113,11 +113,12 @@ class Child:
         command: list[str],
         name: str,
         log_path: Path | None = None,
-        env: dict[str, str] | None = None,
+        env: dict[str, str | None] | None = None,
         cwd: Path | None = None,
     ) -> "Child":
-        """Start `command` with `env` added to this process's environment."""
+        """Start `command` with `env` added to this process's environment (None removes a name)."""
         environment = {**os.environ, **(env or {})}
+        environment = {name: value for name, value in environment.items() if value is not None}
         if log_path is not None:
             log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(log_path or os.devnull, "ab") as log:

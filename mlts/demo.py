@@ -7,11 +7,11 @@ import httpx
 import typer
 
 from core import demo as demo_data
+from core import stack
 from core.masking import mask_url
 from core.mongo import connect, database_url
 from core.settings import get_settings
 from core.training_config import TrainingConfig
-from mlts import background
 from mlts.console import console, reported, where_to_look
 from mlts.training import print_summary
 
@@ -44,8 +44,15 @@ def demo(
         raise typer.Exit(1)
     if serve_api:
         with reported(settings):
-            url, _ = background.start_api(settings, "127.0.0.1", settings.port, 1)
-        console.print(f"\nmlts API running in the background at {url} (log: {background.api_log(settings)})")
+            api = stack.start(settings, "api", port=settings.port)
+            loaded = stack.wait_until_serving(api.url, len(summary["promoted"]), settings.model_refresh_seconds + 15)
+        url = api.url
+        console.print(f"\nmlts API running in the background at {url} (log: {api.log})")
+        if not loaded:
+            console.print("(it has not loaded the new models yet: it checks the registry every MODEL_REFRESH_SECONDS)")
+        for service in stack.status(settings):
+            if service.ui and service.name != "api":
+                console.print(f"{service.name} UI: {service.ui}", highlight=False)
         frame = demo_data.demo_frame(days)
         recent = frame[frame["sensor_id"] == "temp_office"].tail(48)
         sample = {

@@ -8,10 +8,10 @@ from typing import Annotated
 
 import typer
 
+from core import stack
 from core.masking import mask_url
 from core.registry import is_local_store
 from core.settings import get_settings
-from mlts import background
 from mlts.console import console, reported
 
 
@@ -29,22 +29,17 @@ def serve(
     follows the alias when it moves. Docs at /docs."""
     settings = get_settings()
     if stop:
-        console.print(
-            "stopped the background API" if background.stop_api(settings) else "no background API was running"
-        )
+        stopped = stack.stop(settings, "api")
+        console.print("stopped the background API" if stopped else "no background API was running")
         return
     with reported(settings):
         settings.check_for_serving()
     port, host, workers = port or settings.port, host or settings.host, workers or settings.workers
     if run_in_background:
         with reported(settings):
-            url, moved = background.start_api(settings, host, port, workers)
-        if moved:
-            console.print(f"port {port} is taken; using another")
-        console.print(
-            f"mlts API running in the background at {url} (log: {background.api_log(settings)}); "
-            "stop it with `mlts serve --stop`"
-        )
+            service = stack.start(settings, "api", host=host, port=port, workers=workers)
+        console.print(f"mlts API running in the background at {service.url} (log: {service.log})")
+        console.print("stop it with `mlts serve --stop` (or `mlts down`)")
         return
     import uvicorn
 

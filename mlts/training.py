@@ -11,15 +11,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
+import httpx
 import typer
 from rich.table import Table
 
-from core import registry
+from core import registry, stack
+from core.errors import EXIT_CODE, HTTP_STATUS, ErrorKind
 from core.locks import training_lock
 from core.mongo import connect, database_url
 from core.registry import Tag
 from core.series import parse_filter_args
-from core.settings import get_settings
+from core.settings import Settings, get_settings
 from core.training_config import TrainingConfig, load_retrain_config
 from mlts.console import console, err, fail, outcome_table, reported, where_to_look
 
@@ -62,21 +64,18 @@ def training_options(command: Callable[..., None]) -> Callable[..., None]:
 def train(
     config: TrainingConfig,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    local: Annotated[
+        bool, typer.Option("--local", help="Train in this process even when the stack's API could (see `mlts up`).")
+    ] = False,
 ) -> None:
     """Run the `train_series` flow on one series: load, validate, fit, evaluate, log to MLflow,
-    register, and promote if it beats the champion. Exit code 1 with the reason when it fails."""
-    from pipelines.flows import train_series
-
+    register, and promote if it beats the champion. With the local stack up (`mlts up`) the run
+    goes to its API, whose libraries are already loaded. Exit code 1 with the reason when it fails."""
     settings = get_settings()
     project_run = os.environ.get("MLFLOW_RUN_ID")  # read before MLflow's end_run clears it
+    api = None if local or project_run else _stack_api(settings)
     with reported(settings):
-        database_url(settings)
-        state = train_series(config, trigger="manual", return_state=True)
-        if not state.is_completed():
-            error = state.result(raise_on_failure=False)
-            reason = error if isinstance(error, BaseException) else state.message
-            fail(f"training of {config.spec.model_name} failed: {reason}")
-        outcome = state.result()
+        outcome = _train_through(api, config, settings) if api else _train_here(config, settings)
         _tag_project_run(project_run, outcome)
     if as_json:
         console.print_json(json.dumps(outcome))
@@ -87,6 +86,42 @@ def train(
         highlight=False,
     )
     where_to_look(settings)
+
+
+def _train_here(config: TrainingConfig, settings: Settings) -> dict[str, Any]:
+    from pipelines.flows import train_series
+
+    database_url(settings)
+    state = train_series(config, trigger="manual", return_state=True)
+    if not state.is_completed():
+        error = state.result(raise_on_failure=False)
+        reason = error if isinstance(error, BaseException) else state.message
+        fail(f"training of {config.spec.model_name} failed: {reason}")
+    return state.result()
+
+
+def _stack_api(settings: Settings) -> str | None:
+    """The stack's API, when it runs on the same data and registry as this command."""
+    state = stack.recorded(settings.home, "api")
+    return state["url"] if state and state.get("serves") == stack.fingerprint(settings) else None
+
+
+def _train_through(api: str, config: TrainingConfig, settings: Settings) -> dict[str, Any]:
+    """POST /train to the stack's API (a warm process: no imports, no Prefect server to start)."""
+    headers = {"X-API-Key": settings.api_key.get_secret_value()} if settings.api_key else {}
+    console.print(f"training through the API at {api} (`--local` trains here)", highlight=False)
+    answer = httpx.post(
+        f"{api}/train",
+        params={"trigger": "manual"},
+        content=config.model_dump_json(exclude_none=True),
+        headers={"Content-Type": "application/json", **headers},
+        timeout=httpx.Timeout(10.0, read=None),
+    )
+    if answer.status_code != 200:
+        detail = answer.json().get("detail", answer.text) if answer.content else answer.reason_phrase
+        kind = next((k for k, status in HTTP_STATUS.items() if status == answer.status_code), ErrorKind.UNAVAILABLE)
+        fail(f"training of {config.spec.model_name} failed: {detail}", EXIT_CODE[kind])
+    return answer.json()
 
 
 def _tag_project_run(project_run: str | None, outcome: dict[str, Any]) -> None:
@@ -189,11 +224,14 @@ def schedule(
 ) -> None:
     """Serve `retrain_all` as a Prefect deployment on a cron schedule (runs until stopped).
 
-    Against a Prefect server (PREFECT_API_URL) the deployment, its schedule and its runs show in
-    the Prefect UI; without one, Prefect runs a local temporary server for as long as this runs."""
+    A schedule needs a Prefect server, whose scheduler creates the runs: PREFECT_API_URL's, else
+    the local stack's (`mlts up`), else one started now in the background (`mlts down` stops it).
+    The deployment, its schedule and every run show in its UI."""
     _check_runner(task_runner)
-    with reported(get_settings()):
+    settings = get_settings()
+    with reported(settings):
         load_retrain_config(config)
+        _ensure_prefect_server(settings)
         from pipelines.schedule import retraining_deployment, serve
 
         try:
@@ -202,3 +240,18 @@ def schedule(
             fail(f"invalid schedule {cron!r}: {exc}")
     console.print(f"serving retrain-all on {cron!r} ({timezone}) for the series in {config}; Ctrl-C to stop")
     serve(cron, config, task_runner, timezone)
+
+
+def _ensure_prefect_server(settings: Settings) -> None:
+    """Prefect's temporary server runs no scheduler: a cron deployment served on it never fires."""
+    if os.environ.get("PREFECT_API_URL"):
+        return
+    service = stack.start(settings, "prefect")
+    from core.bootstrap import bootstrap
+
+    bootstrap()
+    console.print(
+        f"no Prefect server was configured: started one at {service.url} (its UI; its scheduler creates the runs; "
+        "`mlts down` stops it)",
+        highlight=False,
+    )

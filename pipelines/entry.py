@@ -77,3 +77,13 @@ def _failure(error: BaseException, secrets: list[str | None]) -> MltsError:
     if failure is not error and failure.kind == "invalid":
         return type(failure)(f"training failed: {failure.message}")
     return failure
+
+
+def shutdown() -> None:
+    """Stop the temporary Prefect server this process's trainings started, if any. Prefect stops
+    it at a clean exit only; a server (uvicorn re-raises SIGTERM after its shutdown) calls this
+    on its way down so nothing is left behind."""
+    from prefect.server.api.server import SubprocessASGIServer
+
+    for server in list(SubprocessASGIServer._instances.values()):
+        server.stop()

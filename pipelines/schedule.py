@@ -27,7 +27,7 @@ def retraining_deployment(
     return retrain_all.to_deployment(
         name=name,
         schedule=Cron(cron, timezone=timezone),
-        parameters={"config_path": str(config), "task_runner": task_runner},
+        parameters={"config_path": str(config), "task_runner": task_runner, "trigger": "schedule"},
         description=f"Retrain every series of {config} on the cron schedule {cron!r} ({timezone}).",
         tags=["mlts", "retraining"],
     )

@@ -42,6 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         for task in background:
             task.cancel()
         await state.database.close()
+        await asyncio.to_thread(state.trainings.close)
 
     app = FastAPI(
         title="mlts",

@@ -6,12 +6,14 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from core.errors import Conflict
-from core.registry import PROMOTED
+from core.registry import PROMOTED, Trigger
 from core.settings import Settings
 from core.training_config import TrainingConfig
 from serving.model_store import ModelStore
 
 if TYPE_CHECKING:
+    from types import ModuleType
+
     from pipelines.entry import TrainingJob
 
 log = logging.getLogger(__name__)
@@ -25,6 +27,7 @@ class Trainings:
         self.store = store
         self._active: set[str] = set()
         self._lock = threading.Lock()
+        self._started = False
 
     def claim(self, key: str) -> None:
         with self._lock:
@@ -36,13 +39,10 @@ class Trainings:
         with self._lock:
             self._active.discard(key)
 
-    def submit(self, config: TrainingConfig) -> "TrainingJob":
+    def submit(self, config: TrainingConfig, trigger: Trigger = "api") -> "TrainingJob":
         """Start the training of a claimed series; the claim is released, and a promoted version
         loaded, when it ends. Blocking (it creates the MLflow run): call it off the event loop."""
-        # Imported here, on the first training: Prefect, MLflow, Great Expectations and
-        # matplotlib take seconds to import, and the API answers /health and /predict without them.
-        from pipelines.entry import submit_training
-
+        self._started = True
         key = config.spec.model_name
 
         def done(outcome: dict[str, Any] | None) -> None:
@@ -52,4 +52,18 @@ class Trainings:
             finally:
                 self.release(key)
 
-        return submit_training(config, self.settings, trigger="api", on_done=done)
+        return _pipelines().submit_training(config, self.settings, trigger=trigger, on_done=done)
+
+    def close(self) -> None:
+        """On the API's way down: stop what trainings started (Prefect's temporary server)."""
+        if self._started:
+            _pipelines().shutdown()
+
+
+def _pipelines() -> "ModuleType":
+    """`pipelines.entry`, the API's one door into training, imported on the first training:
+    Prefect, MLflow and Great Expectations take seconds to import, and the API answers /health and
+    /predict without them."""
+    from pipelines import entry
+
+    return entry

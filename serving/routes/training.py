@@ -2,7 +2,7 @@
 the result) and the asynchronous one (202 and a status URL)."""
 
 import asyncio
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Path, Query, Request
 from starlette.responses import Response
@@ -31,6 +31,9 @@ async def train(
     state: StateDep,
     run_async: Annotated[bool, Query(alias="async", description="Answer 202 at once with a status URL.")] = False,
     prefer: Annotated[str | None, Header(description="`respond-async` does what ?async=true does.")] = None,
+    trigger: Annotated[
+        Literal["api", "manual"], Query(description="`manual` when a person asked (`mlts train` sends its runs here).")
+    ] = "api",
 ) -> Response:
     """Run the `train_series` flow: load, validate, fit, evaluate, log to MLflow, register and
     promote if better. Waits and answers with the result (the new version is served from the
@@ -40,7 +43,7 @@ async def train(
     state.trainings.claim(key)
     try:
         await _check_series(state, config, key)
-        job = await asyncio.to_thread(state.trainings.submit, config)
+        job = await asyncio.to_thread(state.trainings.submit, config, trigger)
     except BaseException:
         state.trainings.release(key)
         raise

@@ -151,7 +151,7 @@ def test_training_flow_end_to_end_through_mlflow_and_prefect_servers(
 
     from core import registry
 
-    client = MlflowClient(servers["mlflow"])
+    client = MlflowClient(servers["mlflow"], registry_uri=servers["mlflow"])
     name = "readings.value.sensor_id-s1"
     version = client.get_model_version_by_alias(name, "champion")
     model = registry.load_version(client, version)  # artifacts proxied by the server
