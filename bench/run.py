@@ -4,7 +4,7 @@ also runs alone as `python -m bench.<name>`."""
 
 import sys
 
-from bench import batch, footprint, ingestion, predict, retrain, training
+from bench import batch, cold, footprint, ingestion, predict, retrain, training
 from bench.common import setup, teardown
 from bench.report import Report
 
@@ -15,8 +15,9 @@ BENCHMARKS = {
     "ingestion": ingestion.run,
     "retrain": retrain.run,
     "footprint": footprint.run,
+    "cold": cold.run,
 }
-ORDER = ["online", "batch", "training", "ingestion", "retrain", "footprint"]
+ORDER = ["online", "batch", "training", "ingestion", "retrain", "footprint", "cold"]
 
 
 def plan(names: list[str]) -> list[str]:

@@ -13,6 +13,7 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from core.masking import mask_url
+from ml.sampling import GapPolicy
 
 PREFIX = "MLTS_"
 
@@ -64,6 +65,12 @@ class Settings(BaseSettings):
     holdout_fraction: float = _env("HOLDOUT_FRACTION", 0.2, "Share of the series kept for evaluation.", gt=0, lt=1)
     max_holdout: int = _env("MAX_HOLDOUT", 10_000, "Cap on holdout points for long series.", ge=10)
     interval_level: float = _env("INTERVAL_LEVEL", 0.9, "Coverage of prediction intervals.", gt=0, lt=1)
+    gaps: GapPolicy = _env(
+        "GAPS", "fail", "What training does with gaps in the sampling: fail (naming them), interpolate or drop_before."
+    )
+    max_gap_points: int = _env(
+        "MAX_GAP_POINTS", 6, "Longest gap, in missing points, that gaps=interpolate fills (linearly).", ge=1
+    )
     training_lock_ttl_seconds: int = _env(
         "TRAINING_LOCK_TTL_SECONDS", 3600, "After this long a training lock left by a dead process is broken.", ge=1
     )
@@ -88,6 +95,9 @@ class Settings(BaseSettings):
     max_horizon: int = _env("MAX_HORIZON", 1000, "Most steps one forecast may ask for.", ge=1)
     max_batch_windows: int = _env(
         "MAX_BATCH_WINDOWS", 100_000, "Most windows one /predict/batch request may send.", ge=1
+    )
+    preload_training: bool = _env(
+        "PRELOAD_TRAINING", False, "Import the training stack when the API starts, not at its first /train."
     )
     max_body_bytes: int = _env("MAX_BODY_BYTES", 16 * 1024 * 1024, "Largest request body accepted.", ge=1024)
 

@@ -97,7 +97,9 @@ def _command(
             "PREFECT_API_URL": None,
         }
         return command, environment
-    return [str(_BIN / "mlts"), "serve", "--host", host, "--port", str(port), "--workers", str(workers)], {}
+    # The stack's API trains for `mlts train`: it imports the training stack at start, not at the first run.
+    command = [str(_BIN / "mlts"), "serve", "--host", host, "--port", str(port), "--workers", str(workers)]
+    return command, {"PRELOAD_TRAINING": "true"}
 
 
 def start(
@@ -127,10 +129,19 @@ def start(
             state_file.write(state)
             try:
                 child.wait_until(lambda: http_ok(_health_url(name, url), 2.0), timeout, "an answer to its health check")
+                if name == "api":  # it trains for `mlts train`: back when the training stack is loaded
+                    child.wait_until(lambda: _training_ready(url), timeout, "the training stack loaded")
             except RuntimeError:
                 state_file.remove()
                 raise
     return Service(name, state["url"], state["pid"], True, state.get("log"))
+
+
+def _training_ready(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/health", timeout=2.0).json().get("training") == "ready"
+    except (httpx.HTTPError, ValueError):
+        return False
 
 
 def stop(settings: Settings, name: str) -> bool:

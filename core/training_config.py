@@ -31,6 +31,7 @@ from core.series import (
 )
 from core.settings import Settings
 from ml.forecaster import Hyperparameters
+from ml.sampling import GapPolicy
 
 
 class TrainingConfig(BaseModel):
@@ -86,6 +87,14 @@ class TrainingConfig(BaseModel):
     holdout_fraction: float | None = Field(None, gt=0, lt=1, description="Share of the series kept for evaluation.")
     value_min: float | None = Field(None, description="Smallest plausible value; validation fails below it.")
     value_max: float | None = Field(None, description="Largest plausible value; validation fails above it.")
+    gaps: GapPolicy | None = Field(
+        None,
+        description="Gaps in the sampling: fail (default GAPS; the error names them), interpolate (fill gaps of up "
+        "to max_gap_points linearly) or drop_before (train on the data after the last longer gap).",
+    )
+    max_gap_points: int | None = Field(
+        None, ge=1, le=100_000, description="Longest gap interpolate fills, in missing points (default MAX_GAP_POINTS)."
+    )
 
     @field_validator("collection", mode="wrap")
     @classmethod
@@ -121,6 +130,9 @@ class TrainingConfig(BaseModel):
     @property
     def spec(self) -> SeriesSpec:
         return SeriesSpec(self.collection, self.value_field, self.timestamp_field, self.filter)
+
+    def gap_policy(self, settings: Settings) -> tuple[GapPolicy, int]:
+        return self.gaps or settings.gaps, self.max_gap_points or settings.max_gap_points
 
     def hyperparameters(self, settings: Settings) -> Hyperparameters:
         return Hyperparameters(

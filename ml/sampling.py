@@ -44,13 +44,14 @@ class Sampling:
         return max(self.gaps, key=lambda gap: gap.missing) if self.gaps else None
 
 
-def inspect(times: np.ndarray) -> Sampling:
-    """The step (median spacing) of increasing timestamps, and where points are missing."""
+def inspect(times: np.ndarray, step: float | None = None) -> Sampling:
+    """The step of increasing timestamps (given, or their median spacing), and where points are
+    missing."""
     times = np.asarray(times, dtype=np.float64)
-    if len(times) < 3:
-        return Sampling(float("nan"), points=len(times))
+    if len(times) < (2 if step else 3):
+        return Sampling(float("nan") if step is None else step, points=len(times))
     spacing = np.diff(times)
-    step = float(np.median(spacing))
+    step = float(np.median(spacing)) if step is None else float(step)
     if not step > 0:
         return Sampling(step, points=len(times))
     ratio = spacing / step

@@ -89,10 +89,11 @@ def train(
 
 
 def _train_here(config: TrainingConfig, settings: Settings) -> dict[str, Any]:
-    from pipelines.flows import train_series
+    from pipelines.flows import train_series, without_heartbeat
 
     database_url(settings)
-    state = train_series(config, trigger="manual", return_state=True)
+    with without_heartbeat():
+        state = train_series(config, trigger="manual", return_state=True)
     if not state.is_completed():
         error = state.result(raise_on_failure=False)
         reason = error if isinstance(error, BaseException) else state.message

@@ -17,7 +17,7 @@ from core.registry import Trigger
 from core.settings import Settings
 from core.training_config import TrainingConfig
 from pipelines import tracking
-from pipelines.flows import train_series
+from pipelines.flows import train_series, without_heartbeat
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,8 @@ def submit_training(
         outcome: dict[str, Any] | None = None
         failure: MltsError | None = None
         try:
-            state = train_series(config, run_id=run_id, trigger=trigger, return_state=True)
+            with without_heartbeat():
+                state = train_series(config, run_id=run_id, trigger=trigger, return_state=True)
             if state.is_completed():
                 outcome = state.result()
             else:
@@ -79,11 +80,30 @@ def _failure(error: BaseException, secrets: list[str | None]) -> MltsError:
     return failure
 
 
-def shutdown() -> None:
-    """Stop the temporary Prefect server this process's trainings started, if any. Prefect stops
-    it at a clean exit only; a server (uvicorn re-raises SIGTERM after its shutdown) calls this
-    on its way down so nothing is left behind."""
+def warm(settings: Settings) -> None:
+    """Do now what the first training would otherwise wait for: import Great Expectations and
+    build a validation context, create the MLflow store's tables, reach the Prefect API."""
+    from prefect.client.orchestration import get_client
+
+    from pipelines.validation import warm_up
+
+    warm_up()
+    registry.initialise_store(settings)
+    with get_client(sync_client=True) as client:
+        client.hello()
+
+
+def shutdown(timeout: float = 10.0) -> None:
+    """Stop the temporary Prefect server this process's trainings started, if any, after sending
+    it what is still queued (logs, events). Prefect does both at a clean interpreter exit only, and
+    uvicorn's worker processes end on a re-raised SIGTERM, which skips it: the API calls this on
+    its way down, so nothing is left behind and nothing waits on a server already gone."""
+    from prefect._internal.concurrency.services import QueueService
     from prefect.server.api.server import SubprocessASGIServer
 
-    for server in list(SubprocessASGIServer._instances.values()):
+    servers = [server for server in SubprocessASGIServer._instances.values() if server.running]
+    if not servers:
+        return
+    QueueService.drain_all(timeout=timeout, at_exit=False)
+    for server in servers:
         server.stop()

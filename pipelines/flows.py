@@ -10,7 +10,8 @@ import math
 import os
 import socket
 import time
-from contextlib import suppress
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from types import SimpleNamespace
 from typing import Any
 
@@ -35,6 +36,18 @@ from pipelines.validation import ValidationFailed
 STEPS = ("load", "validate", "split", "fit", "evaluate", "log_run", "register", "promote")
 STEP_TASKS = SimpleNamespace(**{name: getattr(tasks, name) for name in STEPS})
 STEP_FUNCTIONS = SimpleNamespace(**{name: getattr(tasks, name).fn for name in STEPS})
+
+
+@contextmanager
+def without_heartbeat() -> Iterator[None]:
+    """Flow runs started inside (in this thread) without Prefect's heartbeat thread, which a
+    synchronous flow run joins at its end: a second added to every `mlts train` and `/train`.
+    A training that dies still fails its flow run; only a killed process's run stays running
+    on a server until someone cancels it."""
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        yield
 
 
 def _flow_run_name() -> str:
@@ -105,12 +118,12 @@ def _train(
 
     frame = steps.load(db, spec, config.limit)
     lap("load")
-    report = steps.validate(frame, spec, hp, config)
+    report = steps.validate(frame, spec, hp, config, settings)
     tracking.log_validation(client, run_id, report)
     lap("validate")
     if not report.success:
         raise ValidationFailed(report)
-    data = steps.split(frame, hp, fraction, settings.max_holdout)
+    data = steps.split(frame, hp, config, settings)
     lap("split")
     model = steps.fit(data, hp, spec, settings.interval_level)
     lap("fit")

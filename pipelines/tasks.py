@@ -48,18 +48,33 @@ def load(db: Database, spec: SeriesSpec, limit: int | None) -> pd.DataFrame:
 
 
 @task(name="validate", cache_policy=NO_CACHE)
-def validate(frame: pd.DataFrame, spec: SeriesSpec, hp: Hyperparameters, config: TrainingConfig) -> ValidationReport:
+def validate(
+    frame: pd.DataFrame, spec: SeriesSpec, hp: Hyperparameters, config: TrainingConfig, settings: Settings
+) -> ValidationReport:
+    gaps, max_gap = config.gap_policy(settings)
     report = validate_series(
-        frame, spec, hp.window_size, minimum_points(hp.window_size, MIN_HOLDOUT), (config.value_min, config.value_max)
+        frame,
+        spec,
+        hp.window_size,
+        minimum_points(hp.effective_window, MIN_HOLDOUT),
+        (config.value_min, config.value_max),
+        gaps,
+        max_gap,
     )
     get_run_logger().info(report.summary())
     return report
 
 
 @task(name="split", cache_policy=NO_CACHE)
-def split(frame: pd.DataFrame, hp: Hyperparameters, fraction: float, max_holdout: int) -> Split:
-    result = split_series(frame, hp.window_size, fraction, max_holdout)
-    get_run_logger().info("train on %d points, hold out the last %d", result.start, result.holdout_points)
+def split(frame: pd.DataFrame, hp: Hyperparameters, config: TrainingConfig, settings: Settings) -> Split:
+    gaps, max_gap = config.gap_policy(settings)
+    fraction = config.holdout_fraction or settings.holdout_fraction
+    result = split_series(frame, hp.effective_window, fraction, settings.max_holdout, gaps, max_gap)
+    repaired = f" ({result.filled} points filled in gaps)" if result.filled else ""
+    dropped = f" (dropped {result.dropped} points before the last long gap)" if result.dropped else ""
+    get_run_logger().info(
+        "train on %d points, hold out the last %d%s%s", result.start, result.holdout_points, repaired, dropped
+    )
     return result
 
 
@@ -99,6 +114,7 @@ def log_run(
     spec = config.spec
     tracking.log_params(client, run_id, tracking.training_params(spec, hp, data, settings, config.limit, fraction))
     tracking.log_metrics(client, run_id, metrics, model.loss_history)
+    tracking.log_dataset(client, run_id, spec, data, settings)
     tracking.log_artifacts(client, run_id, spec, model, data, holdout_predictions(model, data.values, data.start))
     model_uri = tracking.log_pyfunc(run_id, model, data, settings)
     get_run_logger().info("logged params, metrics, plots and the pyfunc model to MLflow run %s", run_id)

@@ -14,6 +14,7 @@ from core.series import SeriesSpec
 from ml import Hyperparameters, PerceptronForecaster, calibrate, evaluate, holdout_predictions
 from ml.baselines import infer_season_length
 from ml.metrics import point_metrics
+from ml.sampling import GapPolicy, repair
 from ml.windows import holdout_size
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,10 @@ class Split:
     values: np.ndarray
     start: int
     step_seconds: float
+    gaps: str = "fail"
+    max_gap: int = 0
+    filled: int = 0
+    dropped: int = 0
 
     @property
     def holdout_points(self) -> int:
@@ -37,10 +42,19 @@ class Split:
         return infer_season_length(self.step_seconds)
 
 
-def split_series(frame: pd.DataFrame, window_size: int, fraction: float, max_holdout: int) -> Split:
+def split_series(
+    frame: pd.DataFrame, window_size: int, fraction: float, max_holdout: int, gaps: GapPolicy = "fail", max_gap: int = 0
+) -> Split:
+    """The clean series with its gaps dealt with (`ml.sampling.repair`), and where its holdout
+    starts."""
     series: SeriesArrays = to_arrays(frame)
-    start = len(series.values) - holdout_size(len(series.values), window_size, fraction, max_holdout)
-    return Split(series.timestamps, series.values, start, series.step_seconds)
+    seconds = series.timestamps.astype("datetime64[ns]").astype(np.int64) / 1e9
+    repaired = repair(seconds, series.values, gaps, max_gap)
+    timestamps = np.round(repaired.times * 1e9).astype(np.int64).astype("datetime64[ns]")
+    values = repaired.values
+    start = len(values) - holdout_size(len(values), window_size, fraction, max_holdout)
+    step = series.step_seconds
+    return Split(timestamps, values, start, step, gaps, max_gap, repaired.filled, repaired.dropped)
 
 
 def fit_forecaster(
@@ -63,6 +77,8 @@ def fit_forecaster(
         "rows": int(len(split.values)),
         "holdout_start": _iso(split.timestamps[split.start]),
         "step_seconds": split.step_seconds,
+        "gaps": split.gaps,
+        "max_gap_points": split.max_gap,
     }
     log.info(
         "fitted %s: %d epochs, final loss %.6g, %d training windows",
@@ -81,6 +97,8 @@ def evaluate_forecaster(model: PerceptronForecaster, split: Split) -> dict[str, 
         training_samples=float(model.training_samples),
         epochs_trained=float(model.epochs_trained),
         holdout_points=float(split.holdout_points),
+        filled_points=float(split.filled),
+        dropped_points=float(split.dropped),
     )
     return metrics
 
@@ -101,6 +119,8 @@ def data_summary(split: Split) -> dict[str, Any]:
         "train_points": int(split.start),
         "holdout_points": int(split.holdout_points),
         "step_seconds": split.step_seconds,
+        "gaps": split.gaps,
+        "max_gap_points": split.max_gap,
     }
 
 

@@ -16,12 +16,15 @@ import pandas as pd
 
 from core.mongo import TIMESTAMP, TIMESTAMP_UTC, VALUE, VALUE_FLOAT
 from core.series import SeriesSpec
+from ml.sampling import GAP_RATIO, GapPolicy, Sampling, describe_gaps, inspect
 from pipelines.environ import ENVIRON_LOCK
 
 log = logging.getLogger(__name__)
 
 NUMERIC_TYPES = ["int", "float", "Int64", "Decimal128", "int64", "float64", "int32", "float32"]
 _FINITE = 1.7976931348623157e308
+STEPS = "steps_from_previous"
+GAP_MEANING = "gaps in the sampling"
 _EXAMPLES = 5
 
 
@@ -40,10 +43,15 @@ class ValidationReport:
     rows: int
     failures: list[dict[str, Any]] = field(default_factory=list)
     result: dict[str, Any] = field(default_factory=dict)
+    sampling: dict[str, Any] = field(default_factory=dict)
 
     def summary(self) -> str:
         if self.success:
-            return f"{self.series}: all expectations met on {self.rows} rows"
+            gaps = self.sampling.get("gaps", 0)
+            handled = f", {gaps} gaps left to the gap policy" if gaps else ""
+            irregular = self.sampling.get("irregular", 0)
+            odd = f", {irregular} spacings off the step" if irregular else ""
+            return f"{self.series}: all expectations met on {self.rows} rows{handled}{odd}"
         checked = len(self.result.get("results", []))
         lines = [f"validation of {self.series} failed ({len(self.failures)} of {checked} expectations):"]
         lines += [f"- {failure['message']}" for failure in self.failures]
@@ -55,11 +63,14 @@ class ValidationReport:
             "success": self.success,
             "rows": self.rows,
             "failures": self.failures,
+            "sampling": self.sampling,
             "great_expectations": self.result,
         }
 
 
-def _suite(window_size: int, min_points: int, bounds: tuple[float | None, float | None]) -> Any:
+def _suite(
+    window_size: int, min_points: int, bounds: tuple[float | None, float | None], gap_limit: float | None
+) -> Any:
     """Each expectation carries, in its meta, the sentence a failure report shows."""
     import great_expectations as gx
     import great_expectations.expectations as gxe
@@ -88,6 +99,11 @@ def _suite(window_size: int, min_points: int, bounds: tuple[float | None, float 
         add(
             gxe.ExpectColumnValuesToBeBetween(column=VALUE_FLOAT, min_value=low, max_value=high),
             f"value outside the series' bounds [{low}, {high}]",
+        )
+    if gap_limit is not None:
+        add(
+            gxe.ExpectColumnValuesToBeBetween(column=STEPS, max_value=gap_limit, strict_max=True),
+            GAP_MEANING,
         )
     return suite
 
@@ -158,14 +174,21 @@ class _Validator:
         self.batches = asset.add_batch_definition_whole_dataframe("all")
         self.suites: dict[tuple, Any] = {}
 
-    def validate(self, frame: pd.DataFrame, window_size: int, min_points: int, bounds: tuple) -> Any:
-        key = (window_size, min_points, bounds)
+    def validate(
+        self, frame: pd.DataFrame, window_size: int, min_points: int, bounds: tuple, gap_limit: float | None
+    ) -> Any:
+        key = (window_size, min_points, bounds, gap_limit)
         if key not in self.suites:
-            self.suites[key] = _suite(window_size, min_points, bounds)
+            self.suites[key] = _suite(window_size, min_points, bounds, gap_limit)
         batch = self.batches.get_batch(batch_parameters={"dataframe": frame})
         return batch.validate(
             self.suites[key], result_format={"result_format": "COMPLETE", "partial_unexpected_count": _EXAMPLES}
         )
+
+
+def warm_up() -> None:
+    """Import Great Expectations (seconds) and build this thread's context ahead of the first series."""
+    _Validator.get()
 
 
 def _typed(raw: pd.Series) -> pd.Series:
@@ -185,19 +208,36 @@ def validate_series(
     window_size: int,
     min_points: int,
     bounds: tuple[float | None, float | None] = (None, None),
+    gaps: GapPolicy = "fail",
+    max_gap: int = 6,
 ) -> ValidationReport:
-    """Run the suite on the loaded frame. Never raises for bad data: the report says what failed."""
+    """Run the suite on the loaded frame. Never raises for bad data: the report says what failed.
+
+    The sampling is checked too: each point's distance from the one before, in steps (the
+    median spacing). With `gaps="fail"` any gap fails; with `interpolate`, gaps longer than
+    `max_gap` missing points (the ones it would not fill); `drop_before` keeps the data after the
+    last long gap, so nothing fails for gaps."""
+    seconds = frame[TIMESTAMP_UTC].astype("datetime64[ns, UTC]").astype("int64").to_numpy() / 1e9
+    valid = np.isfinite(seconds) & frame[TIMESTAMP_UTC].notna().to_numpy()
+    sampling = inspect(seconds[valid]) if valid.sum() >= 3 else Sampling(float("nan"))
+    steps = np.full(len(frame), np.nan)
+    if np.isfinite(sampling.step) and sampling.step > 0:
+        steps[np.flatnonzero(valid)[1:]] = np.diff(seconds[valid]) / sampling.step
     checked = pd.DataFrame(
         {
             TIMESTAMP: _typed(frame[TIMESTAMP]),
             VALUE: _typed(frame[VALUE]),
             TIMESTAMP_UTC: frame[TIMESTAMP_UTC].astype("datetime64[ns, UTC]"),
             VALUE_FLOAT: frame[VALUE_FLOAT],
+            STEPS: steps,
         }
     )
-    outcome = _Validator.get().validate(checked, window_size, min_points, tuple(bounds))
+    gap_limit = {"fail": GAP_RATIO, "interpolate": max_gap + GAP_RATIO, "drop_before": None}[gaps]
+    outcome = _Validator.get().validate(checked, window_size, min_points, tuple(bounds), gap_limit)
     failures = [_failure(result, checked) for result in outcome.results if not result.success]
     for failure in failures:
+        if failure["meaning"] == GAP_MEANING:
+            failure["message"] = _gap_message(sampling, gaps, max_gap, gap_limit or GAP_RATIO)
         if failure["meaning"] == "duplicate timestamps" and not spec.filter:
             failure["message"] += (
                 "; if the collection holds several series, select one with a filter "
@@ -209,6 +249,28 @@ def validate_series(
         rows=len(checked),
         failures=failures,
         result=outcome.to_json_dict(),
+        sampling={
+            "step_seconds": sampling.step if np.isfinite(sampling.step) else None,
+            "gaps": len(sampling.gaps),
+            "missing_points": sampling.missing,
+            "largest_gap_points": sampling.largest.missing if sampling.largest else 0,
+            "irregular": sampling.irregular,
+            "policy": gaps,
+            "max_gap_points": max_gap,
+        },
     )
     log.info(report.summary())
     return report
+
+
+def _gap_message(sampling: Sampling, gaps: GapPolicy, max_gap: int, limit: float) -> str:
+    """The gaps the policy does not deal with, and the settings that would."""
+    found = [gap for gap in sampling.gaps if gap.missing + 1 >= limit]
+    text = describe_gaps(sampling, found, lambda seconds: pd.Timestamp(seconds, unit="s", tz="UTC").isoformat())
+    if gaps == "fail":
+        return (
+            f"{text}; a window model would read these as consecutive. Set gaps: interpolate (fills gaps of up to "
+            f"max_gap_points={max_gap} missing points linearly) or gaps: drop_before (trains on the data after the "
+            "last longer gap), or fill the data"
+        )
+    return f"{text}: longer than max_gap_points={max_gap}; raise it, or set gaps: drop_before"

@@ -38,6 +38,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             asyncio.create_task(store.follow()),
             asyncio.create_task(state.database.ping()),
         ]
+        if settings.preload_training:
+            background.append(asyncio.create_task(asyncio.to_thread(state.trainings.warm)))
         yield
         for task in background:
             task.cancel()

@@ -4,7 +4,9 @@ the answer. numpy does the work; the only per-point Python is reading the decode
 import numpy as np
 
 from core.errors import InvalidInput
+from ml import sampling
 from ml.forecaster import PerceptronForecaster
+from ml.sampling import GAP_RATIO
 from serving.schemas import Point
 
 _MAX_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
@@ -109,3 +111,30 @@ def check_window(model_name: str, model: PerceptronForecaster, available: int, w
         raise InvalidInput(
             f"data has {available} points but model {model_name} needs window_size={w}: send at least {w} points"
         )
+
+
+def mind_the_gaps(model_name: str, model: PerceptronForecaster, times: np.ndarray, values: np.ndarray) -> tuple:
+    """Points with gaps get what the model's training got (its `gaps` policy): `fail` is a 422
+    naming the gaps inside the window, `interpolate` fills the short ones, `drop_before` keeps
+    what follows the last long one. Models trained before gap policies existed read the points
+    as they come, as they always did. One comparison on the last window when there is no gap."""
+    meta = model.metadata or {}
+    policy, step = meta.get("gaps"), meta.get("step_seconds")
+    if policy is None or not step or len(times) < 2:
+        return times, values
+    step_ms = float(step) * 1000.0
+    window = times[-(model.window_size + 1) :]
+    if float(np.max(np.diff(window))) < GAP_RATIO * step_ms:
+        return times, values
+    max_gap = int(meta.get("max_gap_points") or 0)
+    seconds = times / 1000.0
+    found = sampling.inspect(seconds, float(step))
+    repaired = sampling.repair(seconds, values, policy, max_gap, found)
+    recent = [gap for gap in repaired.long_gaps if gap.before * 1000.0 >= window[0]]
+    if recent:
+        described = sampling.describe_gaps(found, recent, lambda t: _iso(t * 1000.0))
+        hint = "" if policy == "fail" else f" (longer than max_gap_points={max_gap})"
+        raise InvalidInput(
+            f"data: {described}{hint}; model {model_name} was trained with gaps={policy}: send the missing points"
+        )
+    return repaired.times * 1000.0, repaired.values

@@ -28,6 +28,7 @@ class Trainings:
         self._active: set[str] = set()
         self._lock = threading.Lock()
         self._started = False
+        self.state = "on first /train"  # then "warming" and "ready" with PRELOAD_TRAINING
 
     def claim(self, key: str) -> None:
         with self._lock:
@@ -53,6 +54,13 @@ class Trainings:
                 self.release(key)
 
         return _pipelines().submit_training(config, self.settings, trigger=trigger, on_done=done)
+
+    def warm(self) -> None:
+        """Import the training stack now (PRELOAD_TRAINING): the first /train then answers in seconds."""
+        self._started = True
+        self.state = "warming"
+        _pipelines().warm(self.settings)
+        self.state = "ready"
 
     def close(self) -> None:
         """On the API's way down: stop what trainings started (Prefect's temporary server)."""

@@ -7,9 +7,11 @@ dropped afterwards. Nothing here mocks MongoDB, MLflow or Prefect.
 
 import logging
 import os
+import sys
 import tempfile
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -27,7 +29,7 @@ os.environ["MLTS_TEST_SESSION"] = SESSION_MARK
 from core.bootstrap import bootstrap  # noqa: E402
 from core.embedded_mongo import EmbeddedMongo  # noqa: E402
 from core.mongo import connect  # noqa: E402
-from core.processes import alive, stop_pid  # noqa: E402
+from core.processes import Child, alive, free_port, stop_pid  # noqa: E402
 from core.settings import get_settings  # noqa: E402
 
 bootstrap(serving=True)
@@ -106,6 +108,36 @@ def seed_series(mongo_db):
         return docs
 
     return seed
+
+
+@pytest.fixture
+def start_api(mongo_db, mongo_url, mlflow_store, tmp_path: Path) -> Iterator[Callable[..., tuple[str, float]]]:
+    """`mlts serve` as a user starts it, on this test's database and MLflow store, with more
+    options and settings if given; stopped (with all it started) when the test ends. Returns its
+    URL and the seconds it took to answer /health."""
+    children: list[Child] = []
+
+    def start(*options: str, **env: str) -> tuple[str, float]:
+        port = free_port()
+        environment = {
+            "MONGODB_URL": mongo_url,
+            "MONGODB_DATABASE": mongo_db.name,
+            "MLFLOW_TRACKING_URI": mlflow_store,
+            "PORT": str(port),
+            **env,
+        }
+        command = [str(Path(sys.executable).parent / "mlts"), "serve", "--host", "127.0.0.1", *options]
+        started = time.monotonic()
+        child = Child.spawn(command, "mlts serve", tmp_path / f"api-{port}.log", env=environment)
+        children.append(child)
+        base = f"http://127.0.0.1:{port}"
+        child.wait_http(f"{base}/health", timeout=60)
+        return base, time.monotonic() - started
+
+    start.children = children
+    yield start
+    for child in children:
+        child.stop()
 
 
 def _marked_processes() -> dict[int, str]:

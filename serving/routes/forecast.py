@@ -77,6 +77,7 @@ async def predict(request: Request) -> Response:
     else:
         raise InvalidInput("send data (a list of {timestamp, value} points) or collection_name")
     model = served.model
+    times, values = prediction.mind_the_gaps(served.name, model, times, values)
     prediction.check_window(served.name, model, len(values), body.window_size)
     point, lower, upper = prediction.forecast(model, values, body.horizon)
     stamps = prediction.next_timestamps(times, body.horizon, (model.metadata or {}).get("step_seconds"))

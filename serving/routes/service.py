@@ -29,6 +29,7 @@ async def health(state: StateDep) -> Response:
             "registry": _REGISTRY_STATE[store.registry_reachable],
             "last_error": mask_text(store.last_error, [state.settings.mongo_url]) if store.last_error else None,
             "environment": state.settings.environment,
+            "training": state.trainings.state,
         }
     )
 

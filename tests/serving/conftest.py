@@ -1,14 +1,11 @@
 """Fixtures of the API tests: a registry with trained champions, and the app on top of it."""
 
-import sys
-import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
-from core.processes import Child, free_port, poll_until
+from core.processes import poll_until
 from core.settings import get_settings
 from core.training_config import TrainingConfig
 from pipelines.flows import train_series
@@ -53,35 +50,6 @@ def _wait_loaded(client: TestClient, timeout: float = 20.0) -> None:
     """The first registry read runs in the background at startup; wait for its outcome."""
     store = client.app.state.mlts.store
     poll_until(lambda: store.registry_reachable is not None, timeout)
-
-
-@pytest.fixture
-def start_api(mongo_db, mongo_url, mlflow_store, tmp_path: Path) -> Iterator[Callable[..., tuple[str, float]]]:
-    """`mlts serve` as a user starts it, on this test's database and MLflow store, with more
-    options and settings if given; stopped (with all it started) when the test ends. Returns its
-    URL and the seconds it took to answer /health."""
-    children: list[Child] = []
-
-    def start(*options: str, **env: str) -> tuple[str, float]:
-        port = free_port()
-        environment = {
-            "MONGODB_URL": mongo_url,
-            "MONGODB_DATABASE": mongo_db.name,
-            "MLFLOW_TRACKING_URI": mlflow_store,
-            "PORT": str(port),
-            **env,
-        }
-        command = [str(Path(sys.executable).parent / "mlts"), "serve", "--host", "127.0.0.1", *options]
-        started = time.monotonic()
-        child = Child.spawn(command, "mlts serve", tmp_path / f"api-{port}.log", env=environment)
-        children.append(child)
-        base = f"http://127.0.0.1:{port}"
-        child.wait_http(f"{base}/health", timeout=60)
-        return base, time.monotonic() - started
-
-    yield start
-    for child in children:
-        child.stop()
 
 
 @pytest.fixture

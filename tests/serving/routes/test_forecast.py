@@ -181,3 +181,16 @@ def test_metrics_count_predictions_per_model_version(api) -> None:
     assert f'mlts_predictions_total{{model="{MODEL_S1}",version="1"}}' in text
     assert 'mlts_http_requests_total{method="POST",route="/predict",status="200"}' in text
     assert "mlts_model_reloads_total" in text
+
+
+def test_points_with_a_gap_in_the_window_are_refused_with_the_gap_named(api) -> None:
+    values = daily_series()[-30:]
+    points = _points(values)
+    del points[24:27]  # three hours missing inside the last window of 12
+    response = api.post("/predict", json={"data": points})
+    assert response.status_code == 422
+    detail = response.json()["detail"]
+    assert "1 gap in the sampling at a step of 1 hour (3 points missing" in detail and "gaps=fail" in detail
+    older = _points(values)
+    del older[2:4]  # a gap before the window does not matter
+    assert api.post("/predict", json={"data": older}).status_code == 200

@@ -1,0 +1,62 @@
+"""What mlts starts, it stops: a served API that trained (Prefect's temporary server came with
+the training) and a training, each sent SIGTERM to its own pid only (as `kill PID` or a process
+manager does), leave nothing running in their process group."""
+
+import os
+import signal
+import sys
+from pathlib import Path
+
+import httpx
+
+from core import locks
+from core.processes import Child, alive, poll_until
+
+MLTS = str(Path(sys.executable).parent / "mlts")
+
+
+def _group(pgid: int) -> list[int]:
+    members = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and alive(int(entry.name)):
+            try:
+                if os.getpgid(int(entry.name)) == pgid:
+                    members.append(int(entry.name))
+            except ProcessLookupError:
+                continue
+    return members
+
+
+def test_a_served_api_that_trained_leaves_nothing_behind(mongo_db, seed_series, start_api) -> None:
+    seed_series()
+    base, _ = start_api()
+    trained = httpx.post(f"{base}/train", json={"collection_name": "readings", "window_size": 12}, timeout=300)
+    assert trained.status_code == 200, trained.text
+    api = start_api.children[-1]
+    assert len(_group(api.pid)) > 1  # the API and the temporary Prefect server its training started
+    os.kill(api.pid, signal.SIGTERM)
+    assert poll_until(lambda: not api.running, 30), api.log_tail()
+    assert poll_until(lambda: _group(api.pid) == [], 15), _group(api.pid)
+
+
+def test_a_training_stopped_with_sigterm_leaves_nothing_behind(mongo_db, mongo_url, mlflow_store, seed_series) -> None:
+    seed_series()
+    env = {"MONGODB_URL": mongo_url, "MONGODB_DATABASE": mongo_db.name, "MLFLOW_TRACKING_URI": mlflow_store}
+    command = [
+        MLTS,
+        "train",
+        "--collection",
+        "readings",
+        "--window-size",
+        "12",
+        "--epochs",
+        "1000000",
+        "--patience",
+        "1000000",
+    ]
+    with Child.spawn(command, "mlts train", env=env) as training:
+        assert poll_until(lambda: mongo_db[locks.LOCKS_COLLECTION].count_documents({}) > 0, 120)
+        assert len(_group(training.pid)) > 1
+        os.kill(training.pid, signal.SIGTERM)
+        assert poll_until(lambda: not training.running, 30)
+        assert poll_until(lambda: _group(training.pid) == [], 15), _group(training.pid)
