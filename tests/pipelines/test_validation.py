@@ -4,7 +4,7 @@ import numpy as np
 
 from core.mongo import frame_from_documents
 from core.series import SeriesSpec
-from pipelines.validation import validate_series
+from pipelines.validation import GAP_MEANING, validate_series
 from tests.series_data import documents
 
 SPEC = SeriesSpec("readings")
@@ -17,7 +17,9 @@ def _frame(docs: list[dict]):
 def test_clean_series_passes() -> None:
     report = validate_series(_frame(documents(np.arange(100.0))), SPEC, 8, 27)
     assert report.success and report.failures == [] and report.rows == 100
-    assert report.result["success"] is True and len(report.result["results"]) == 8
+    meanings = [r["expectation_config"]["meta"]["meaning"] for r in report.result["results"]]
+    assert report.result["success"] is True and len(meanings) == len(set(meanings)) == 9
+    assert GAP_MEANING in meanings  # the step is checked on every series, not only on gappy ones
 
 
 def test_each_problem_is_named_with_counts_and_examples() -> None:
