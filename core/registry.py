@@ -4,6 +4,7 @@ Both the training flows (which write) and the API (which only reads) go through 
 two agree on what a champion is and where its model JSON lives.
 """
 
+import json
 import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -50,6 +51,7 @@ class Tag:
     PROMOTED_BY = "mlts.promoted_by"
     TRAINING_RUN_ID = "mlts.training_run_id"  # on an `mlflow run` project run: the training it started
     MODEL = "mlts.model"  # on a project run: "name version N"
+    PROMOTED = "mlts.promoted"  # on a registered model: JSON of its champion (version, run_id, promoted_at, rmse)
 
 
 def client(settings: Settings) -> "MlflowClient":
@@ -148,16 +150,39 @@ class Promoted:
 
 
 def promoted_models(mlflow_client: "MlflowClient", alias: str) -> list[Promoted]:
-    """Every registered model with a version behind `alias`, most recently promoted first."""
+    """Every registered model with a version behind `alias`, most recently promoted first.
+
+    One paged search for a fleet: the champion's summary is a tag of the registered model
+    (written on promotion), so a version is fetched only when its alias was moved by other means."""
     found = []
     for model in all_registered_models(mlflow_client):
         number = (model.aliases or {}).get(alias)
         if number is None:
             continue
+        summary = champion_summary(model.tags)
+        if summary.get("version") == str(number):
+            found.append(Promoted(model.name, str(number), summary.get("run_id"), summary.get("promoted_at", "")))
+            continue
         version = mlflow_client.get_model_version(model.name, str(number))
         promoted_at = (version.tags or {}).get(Tag.PROMOTED_AT) or _iso(version.creation_timestamp)
         found.append(Promoted(model.name, str(number), version.run_id, promoted_at))
     return sorted(found, key=lambda p: p.promoted_at, reverse=True)
+
+
+def champion_summary(tags: dict[str, str] | None) -> dict[str, str]:
+    """What a registered model's PROMOTED tag says of its champion; {} when absent or unreadable."""
+    try:
+        summary = json.loads((tags or {}).get(Tag.PROMOTED, "{}"))
+    except ValueError:
+        return {}
+    return {str(k): str(v) for k, v in summary.items() if v is not None} if isinstance(summary, dict) else {}
+
+
+def record_champion(
+    mlflow_client: "MlflowClient", name: str, version: str, run_id: str | None, promoted_at: str, rmse: str
+) -> None:
+    summary = {"version": version, "run_id": run_id, "promoted_at": promoted_at, "rmse": rmse}
+    mlflow_client.set_registered_model_tag(name, Tag.PROMOTED, json.dumps(summary))
 
 
 def _iso(milliseconds: int | None) -> str:

@@ -204,7 +204,11 @@ def models() -> None:
         for model in registry.all_registered_models(client):
             aliases = model.aliases or {}
             champion = aliases.get(settings.model_alias)
-            tags = client.get_model_version(model.name, str(champion)).tags if champion is not None else {}
+            summary = registry.champion_summary(model.tags)
+            if champion is not None and summary.get("version") == str(champion):
+                tags = {Tag.RMSE: summary.get("rmse", ""), Tag.PROMOTED_AT: summary.get("promoted_at", "")}
+            else:  # promoted before mlts kept the summary, or moved by hand outside mlts
+                tags = client.get_model_version(model.name, str(champion)).tags if champion is not None else {}
             latest = max((int(v.version) for v in model.latest_versions or []), default=0)
             table.add_row(
                 model.name,

@@ -233,10 +233,12 @@ def retrain_all(
 def _index_series(settings: Settings, configs: list[TrainingConfig]) -> None:
     """One index per collection and filter keys, before thousands of series read through it."""
     shapes = {(c.collection, tuple(sorted(c.filter)), c.timestamp_field): c.spec for c in configs}
-    with connect(database_url(settings), settings.mongodb_timeout_ms) as mongo:
+    with connect(database_url(settings), settings.mongodb_timeout_ms) as mongo, suppress(PyMongoError):
+        db = mongo[settings.mongodb_database]  # a read-only user may not create indexes: reads still work
+        present = set(db.list_collection_names())
         for spec in shapes.values():
-            with suppress(PyMongoError):  # a read-only user may not create indexes: reads still work
-                ensure_series_index(mongo[settings.mongodb_database], spec)
+            if spec.collection in present:  # creating an index would create a missing collection
+                ensure_series_index(db, spec)
 
 
 @flow(name="retrain-batches")

@@ -113,6 +113,7 @@ def apply(
         tracking.set_run_tags(client, run_id, tags)
     if decision.decision == PROMOTED:
         client.set_registered_model_alias(name, settings.model_alias, version)
+        registry.record_champion(client, name, version, run_id, tags[Tag.PROMOTED_AT], tags[Tag.RMSE])
         current = registry.version_by_alias(client, name, settings.challenger_alias)
         if current is not None and current.version == version:
             client.delete_registered_model_alias(name, settings.challenger_alias)

@@ -65,6 +65,7 @@ class ModelStore:
         self.registry_reachable: bool | None = None
         self.last_error: str | None = None
         self.last_refresh: float | None = None
+        self.last_refresh_seconds: float | None = None
         self._refresh_lock = threading.Lock()
         self._failed: set[tuple[str, str]] = set()  # versions that would not load: not retried
 
@@ -99,6 +100,7 @@ class ModelStore:
         """Load what the alias points at now; keep the old model of any name that fails. Returns
         whether the registry answered."""
         with self._refresh_lock:
+            started = time.perf_counter()
             try:
                 client = registry.client(self.settings)
                 promoted = registry.promoted_models(client, self.settings.model_alias)
@@ -131,6 +133,7 @@ class ModelStore:
             self.default_name = wanted if wanted else (names[0] if names else None)
             self.registry_reachable = True
             self.last_refresh = time.time()
+            self.last_refresh_seconds = round(time.perf_counter() - started, 4)
             observability.MODELS_LOADED.set(len(updated))
             return True
 

@@ -27,6 +27,7 @@ async def health(state: StateDep) -> Response:
             "models": [{"name": m.name, "version": m.version} for m in models.values()],
             "default_model": store.default_name,
             "registry": _REGISTRY_STATE[store.registry_reachable],
+            "last_refresh_seconds": store.last_refresh_seconds,
             "last_error": mask_text(store.last_error, [state.settings.mongo_url]) if store.last_error else None,
             "environment": state.settings.environment,
             "training": state.trainings.state,

@@ -120,6 +120,17 @@ def test_champion_moves_only_to_a_better_version(mongo_db, mlflow_store, seed_se
     assert float(tags["mlts.champion_rmse"]) == pytest.approx(better["rmse"])
     assert client.get_run(worse["run_id"]).data.tags["mlts.decision"] == "challenger"
 
+    # the registered model carries its champion's summary, so a fleet is listed in one search
+    summary = registry.champion_summary(client.get_registered_model(NAME).tags)
+    assert summary["version"] == "2" and summary["run_id"] == better["run_id"]
+    assert float(summary["rmse"]) == pytest.approx(better["rmse"])
+    (entry,) = registry.promoted_models(client, "champion")
+    assert (entry.version, entry.run_id) == ("2", better["run_id"])
+    assert entry.promoted_at == client.get_model_version(NAME, "2").tags["mlts.promoted_at"]
+    client.set_registered_model_alias(NAME, "champion", "3")  # moved outside mlts: the summary is stale
+    (entry,) = registry.promoted_models(client, "champion")
+    assert (entry.version, entry.run_id) == ("3", worse["run_id"])
+
 
 @pytest.mark.parametrize(
     ("breakage", "named"),

@@ -61,6 +61,7 @@ def test_health_is_healthy_with_a_model_and_the_database(api) -> None:
     body = api.get("/health").json()
     assert body["status"] == "healthy" and body["database"] == "connected" and body["model_loaded"] is True
     assert body["models"] == [{"name": MODEL_S1, "version": "1"}] and body["registry"] == "reachable"
+    assert 0 < body["last_refresh_seconds"] < 30
     assert api.get("/ready").status_code == 200
 
 

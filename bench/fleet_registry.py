@@ -1,0 +1,113 @@
+"""The registry at fleet size: a thousand registered models, one per series, each with a
+champion, as `retrain_all` leaves them. Measures what people and the API do with it: `mlts
+models`, the API's start and its periodic refresh, and the MLflow UI's model list (through an
+MLflow server on the same store). `python -m bench.fleet_registry` (BENCH_MODELS sets the count)."""
+
+import os
+import subprocess
+import time
+
+import httpx
+from pydantic import SecretStr
+
+from bench.common import BIN, WORK, database, frame_of, mlts_serve, rss_mb, start, synthetic, wait_ready
+from bench.report import Report, run_alone
+from core import registry
+from core.ingest import ingest_frame
+from core.mongo import database_url
+from core.processes import free_port, http_ok
+from core.settings import get_settings
+
+HOME = WORK / "fleet-home"
+
+
+def _env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "PREFECT_", "MLTS_"))}
+    return {**env, "MLTS_HOME": str(HOME), "MONGODB_URL": database_url(get_settings()), "LOG_LEVEL": "WARNING"}
+
+
+def _timed(*args: str) -> float:
+    started = time.perf_counter()
+    done = subprocess.run([str(BIN / "mlts"), *args], env=_env(), capture_output=True, text=True, timeout=900)
+    if done.returncode != 0:
+        raise RuntimeError(f"mlts {' '.join(args)} failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+    return time.perf_counter() - started
+
+
+def _fleet(count: int) -> tuple[object, float]:
+    """One model trained by the flow, then `count - 1` more registered from its artifact, each
+    promoted the way the flow promotes (alias and the registered model's champion summary)."""
+    ingest_frame(database(), frame_of(synthetic(2_000, seed=7), sensor="f0"), "fleet", drop=True)
+    _timed("train", "--collection", "fleet", "--window-size", "24", "--epochs", "200", "--local")
+    settings = get_settings().model_copy(update={"mlflow_tracking_uri": SecretStr(f"sqlite:///{HOME}/mlflow.db")})
+    client = registry.client(settings)
+    (first,) = registry.promoted_models(client, settings.model_alias)
+    source = client.get_model_version(first.name, first.version)
+    started = time.perf_counter()
+    for i in range(1, count):
+        name = f"fleet.value.sensor_id-f{i:04d}"
+        client.create_registered_model(name)
+        version = client.create_model_version(name, source.source, run_id=source.run_id)
+        client.set_registered_model_alias(name, settings.model_alias, version.version)
+        registry.record_champion(client, name, version.version, source.run_id, f"2026-01-01T00:{i % 60:02d}", "1.0")
+    return client, time.perf_counter() - started
+
+
+def run(report: Report) -> None:
+    count = int(os.environ.get("BENCH_MODELS", "1000"))
+    client, registering = _fleet(count)
+    settings = get_settings()
+
+    started = time.perf_counter()
+    promoted = registry.promoted_models(client, settings.model_alias)
+    listing = time.perf_counter() - started
+    models_cli = _timed("models")
+
+    port = free_port()
+    started = time.perf_counter()
+    with start(mlts_serve(port), "fleet-api", _env() | {"MODEL_REFRESH_SECONDS": "5"}) as api:
+        wait_ready(api, f"http://127.0.0.1:{port}/ready", timeout=900)
+        loaded_s = time.perf_counter() - started
+        loaded = httpx.get(f"http://127.0.0.1:{port}/ready").json()["models"]
+        rss = rss_mb(api.pid)
+        time.sleep(12)  # two refreshes with nothing to load
+        refresh = httpx.get(f"http://127.0.0.1:{port}/health").json().get("last_refresh_seconds")
+
+    ui_port = free_port()
+    mlflow = [str(BIN / "mlflow"), "server", "--backend-store-uri", f"sqlite:///{HOME}/mlflow.db"]
+    with start([*mlflow, "--host", "127.0.0.1", "--port", str(ui_port), "--workers", "1"], "fleet-mlflow", _env()):
+        base = f"http://127.0.0.1:{ui_port}"
+        deadline = time.monotonic() + 120
+        while not http_ok(f"{base}/health", timeout=2) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        search = f"{base}/ajax-api/2.0/mlflow/registered-models/search"
+        started = time.perf_counter()
+        page = httpx.get(search, params={"max_results": 25, "order_by": "name ASC"}, timeout=60).json()
+        ui_list = time.perf_counter() - started
+
+    report.target(f"mlts models, {count} models", "< 5 s", f"{models_cli:.1f} s", models_cli < 5)
+    report.target(f"API registry refresh, {count} models loaded", "< 1 s", _seconds(refresh), (refresh or 99) < 1)
+    report.target(f"MLflow UI model list, {count} models", "< 1 s", f"{ui_list:.2f} s", ui_list < 1)
+    report.table(
+        "fleet_registry",
+        f"7. The registry at fleet size: {count} registered models, each with a champion",
+        ["what", "s"],
+        [
+            [f"register and promote {count - 1} models (client calls)", f"{registering:.1f}"],
+            [f"promoted_models(): {len(promoted)} champions in one paged search", f"{listing:.2f}"],
+            ["`mlts models` (whole command)", f"{models_cli:.1f}"],
+            [f"API start to /ready ({loaded} models loaded, RSS {rss:.0f} MB)", f"{loaded_s:.1f}"],
+            ["API refresh with nothing new (every MODEL_REFRESH_SECONDS)", _seconds(refresh)],
+            [f"MLflow UI model list (first 25 of {len(page.get('registered_models', []))}+, server)", f"{ui_list:.2f}"],
+        ],
+        "One registered model per series holds at this size: listing reads the champion summary each registered "
+        "model carries (tag mlts.promoted), so neither `mlts models` nor the API's refresh fetches versions one by one.",
+    )
+
+
+def _seconds(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}"
+
+
+if __name__ == "__main__":
+    run_alone(run)
