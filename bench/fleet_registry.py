@@ -101,7 +101,7 @@ def run(report: Report) -> None:
             [f"MLflow UI model list (first 25 of {len(page.get('registered_models', []))}+, server)", f"{ui_list:.2f}"],
         ],
         "One registered model per series holds at this size: listing reads the champion summary each registered "
-        "model carries (tag mlts.promoted), so neither `mlts models` nor the API's refresh fetches versions one by one.",
+        "model carries (tag mlts.promoted), so neither `mlts models` nor the API's refresh fetches each version.",
     )
 
 
