@@ -49,7 +49,8 @@ def _fleet(count: int) -> tuple[object, float]:
         client.create_registered_model(name)
         version = client.create_model_version(name, source.source, run_id=source.run_id)
         client.set_registered_model_alias(name, settings.model_alias, version.version)
-        registry.record_champion(client, name, version.version, source.run_id, f"2026-01-01T00:{i % 60:02d}", "1.0")
+        at = f"2026-01-01T00:{i % 60:02d}"
+        registry.record_alias(client, name, settings.model_alias, version.version, source.run_id, at, "1.0")
     return client, time.perf_counter() - started
 
 
@@ -101,7 +102,7 @@ def run(report: Report) -> None:
             [f"MLflow UI model list (first 25 of {len(page.get('registered_models', []))}+, server)", f"{ui_list:.2f}"],
         ],
         "One registered model per series holds at this size: listing reads the champion summary each registered "
-        "model carries (tag mlts.promoted), so neither `mlts models` nor the API's refresh fetches each version.",
+        "model carries (tag mlts.alias.champion), so neither `mlts models` nor the API's refresh fetches each version.",
     )
 
 

@@ -8,6 +8,7 @@ in C, and become columns in one pandas call: no Python loop per document.
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import bson
@@ -135,6 +136,29 @@ def to_arrays(frame: pd.DataFrame) -> SeriesArrays:
     """The converted columns of a validated frame as numpy arrays."""
     timestamps = frame[TIMESTAMP_UTC].dt.tz_convert(None).to_numpy(dtype="datetime64[ns]")
     return SeriesArrays(timestamps=timestamps, values=frame[VALUE_FLOAT].to_numpy(dtype=np.float64))
+
+
+def read_series_between(db: Database, spec: SeriesSpec, start: datetime, end: datetime, limit: int) -> SeriesArrays:
+    """The clean points of a series in [start, end] (the actual values a monitor matches), oldest
+    first. Timestamps stored as dates are selected by the server; a collection that stores them
+    as text is read from its newest `limit` points and cut here."""
+    where = {**dict(spec.filter), spec.timestamp_field: {"$gte": start, "$lte": end}}
+    projection = {"_id": 0, spec.timestamp_field: 1, spec.value_field: 1}
+    cursor = db.get_collection(spec.collection, codec_options=_CODEC).find_raw_batches(
+        where, projection, batch_size=_BATCH
+    )
+    documents = _decode(cursor)
+    newest_first = False
+    if not documents:
+        documents, newest_first = _decode(_raw_batches(db, spec, limit)), True
+    if not documents:
+        return SeriesArrays(np.array([], dtype="datetime64[ns]"), np.array([], dtype=np.float64))
+    frame = frame_from_documents(documents, spec, newest_first=newest_first)
+    series = to_arrays(frame.dropna(subset=[TIMESTAMP_UTC, VALUE_FLOAT]))
+    keep = (series.timestamps >= np.datetime64(start.replace(tzinfo=None), "ns")) & (
+        series.timestamps <= np.datetime64(end.replace(tzinfo=None), "ns")
+    )
+    return SeriesArrays(series.timestamps[keep], series.values[keep])
 
 
 async def server_status_async(client: AsyncMongoClient, database: str) -> dict[str, Any]:

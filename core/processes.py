@@ -15,7 +15,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +71,25 @@ def http_ok(url: str, timeout: float = 1.0) -> bool:
         return httpx.get(url, timeout=timeout).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def stop_group(pgid: int, timeout: float = 15.0) -> None:
+    """SIGTERM what is left in a process group whose leader has exited, SIGKILL it after `timeout`."""
+
+    def empty() -> bool:
+        try:
+            os.killpg(pgid, 0)
+        except (ProcessLookupError, PermissionError):
+            return True
+        return False
+
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        if empty():
+            return
+        with suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, sig)
+        if poll_until(empty, timeout if sig == signal.SIGTERM else 5.0):
+            return
 
 
 def stop_pid(pid: int, timeout: float = 15.0, group: bool = True) -> bool:
@@ -169,7 +188,8 @@ class Child:
         self.wait_until(lambda: http_ok(url), timeout, f"200 from {url}")
 
     def stop(self, timeout: float = 15.0) -> None:
-        """Stop the child and everything in its process group, then reap it."""
+        """Stop the child and everything in its process group, then reap it; also when the child
+        itself is already dead (killed with SIGKILL, say) and left children of its own."""
         if self.process.poll() is None:
             stop_pid(self.process.pid, timeout)
         try:
@@ -177,6 +197,7 @@ class Child:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+        stop_group(self.process.pid, timeout)
 
     def __enter__(self) -> "Child":
         return self

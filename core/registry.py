@@ -51,7 +51,7 @@ class Tag:
     PROMOTED_BY = "mlts.promoted_by"
     TRAINING_RUN_ID = "mlts.training_run_id"  # on an `mlflow run` project run: the training it started
     MODEL = "mlts.model"  # on a project run: "name version N"
-    PROMOTED = "mlts.promoted"  # on a registered model: JSON of its champion (version, run_id, promoted_at, rmse)
+    ALIAS_PREFIX = "mlts.alias."  # on a registered model, + alias: JSON of the version behind it (see alias_summary)
 
 
 def client(settings: Settings) -> "MlflowClient":
@@ -150,39 +150,47 @@ class Promoted:
 
 
 def promoted_models(mlflow_client: "MlflowClient", alias: str) -> list[Promoted]:
-    """Every registered model with a version behind `alias`, most recently promoted first.
+    """Every registered model with a version behind `alias`, most recently promoted first."""
+    return aliased_models(mlflow_client, (alias,))[alias]
 
-    One paged search for a fleet: the champion's summary is a tag of the registered model
-    (written on promotion), so a version is fetched only when its alias was moved by other means."""
-    found = []
+
+def aliased_models(mlflow_client: "MlflowClient", aliases: tuple[str, ...]) -> dict[str, list[Promoted]]:
+    """For each alias, every registered model with a version behind it, most recently promoted first.
+
+    One paged search for a fleet: mlts writes a summary of the version behind each alias on the
+    registered model itself (tag mlts.alias.<alias>), so a version is fetched only when its alias
+    was moved by other means."""
+    found: dict[str, list[Promoted]] = {alias: [] for alias in aliases}
     for model in all_registered_models(mlflow_client):
-        number = (model.aliases or {}).get(alias)
-        if number is None:
-            continue
-        summary = champion_summary(model.tags)
-        if summary.get("version") == str(number):
-            found.append(Promoted(model.name, str(number), summary.get("run_id"), summary.get("promoted_at", "")))
-            continue
-        version = mlflow_client.get_model_version(model.name, str(number))
-        promoted_at = (version.tags or {}).get(Tag.PROMOTED_AT) or _iso(version.creation_timestamp)
-        found.append(Promoted(model.name, str(number), version.run_id, promoted_at))
-    return sorted(found, key=lambda p: p.promoted_at, reverse=True)
+        for alias in aliases:
+            number = (model.aliases or {}).get(alias)
+            if number is None:
+                continue
+            summary = alias_summary(model.tags, alias)
+            if summary.get("version") == str(number):
+                entry = Promoted(model.name, str(number), summary.get("run_id"), summary.get("promoted_at", ""))
+            else:
+                version = mlflow_client.get_model_version(model.name, str(number))
+                promoted_at = (version.tags or {}).get(Tag.PROMOTED_AT) or _iso(version.creation_timestamp)
+                entry = Promoted(model.name, str(number), version.run_id, promoted_at)
+            found[alias].append(entry)
+    return {alias: sorted(entries, key=lambda p: p.promoted_at, reverse=True) for alias, entries in found.items()}
 
 
-def champion_summary(tags: dict[str, str] | None) -> dict[str, str]:
-    """What a registered model's PROMOTED tag says of its champion; {} when absent or unreadable."""
+def alias_summary(tags: dict[str, str] | None, alias: str) -> dict[str, str]:
+    """What a registered model's tag says of the version behind `alias`; {} when absent or unreadable."""
     try:
-        summary = json.loads((tags or {}).get(Tag.PROMOTED, "{}"))
+        summary = json.loads((tags or {}).get(Tag.ALIAS_PREFIX + alias, "{}"))
     except ValueError:
         return {}
     return {str(k): str(v) for k, v in summary.items() if v is not None} if isinstance(summary, dict) else {}
 
 
-def record_champion(
-    mlflow_client: "MlflowClient", name: str, version: str, run_id: str | None, promoted_at: str, rmse: str
+def record_alias(
+    mlflow_client: "MlflowClient", name: str, alias: str, version: str, run_id: str | None, at: str, rmse: str
 ) -> None:
-    summary = {"version": version, "run_id": run_id, "promoted_at": promoted_at, "rmse": rmse}
-    mlflow_client.set_registered_model_tag(name, Tag.PROMOTED, json.dumps(summary))
+    summary = {"version": version, "run_id": run_id, "promoted_at": at, "rmse": rmse}
+    mlflow_client.set_registered_model_tag(name, Tag.ALIAS_PREFIX + alias, json.dumps(summary))
 
 
 def _iso(milliseconds: int | None) -> str:

@@ -13,6 +13,7 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from core.masking import mask_url
+from ml.monitoring import CUSUM_H
 from ml.sampling import GapPolicy
 
 PREFIX = "MLTS_"
@@ -100,6 +101,52 @@ class Settings(BaseSettings):
         "PRELOAD_TRAINING", False, "Import the training stack when the API starts, not at its first /train."
     )
     max_body_bytes: int = _env("MAX_BODY_BYTES", 16 * 1024 * 1024, "Largest request body accepted.", ge=1024)
+
+    # Monitoring: how served forecasts turn out
+    prediction_log: bool = _env("PREDICTION_LOG", True, "Record every /predict answer that has timestamps.")
+    prediction_log_collection: str = _env(
+        "PREDICTION_LOG_COLLECTION", "mlts_predictions", "Mongo collection of the prediction log."
+    )
+    prediction_log_queue: int = _env(
+        "PREDICTION_LOG_QUEUE", 10_000, "Forecasts held in memory while Mongo is slow; the oldest are dropped.", ge=10
+    )
+    prediction_log_retention_days: float = _env(
+        "PREDICTION_LOG_RETENTION_DAYS", 30.0, "Logged forecasts older than this are deleted by `mlts monitor`.", gt=0
+    )
+    shadow_challenger: bool = _env(
+        "SHADOW_CHALLENGER", True, "Also forecast (and log, never answer) with a series' challenger version."
+    )
+    monitor_window_days: float = _env(
+        "MONITOR_WINDOW_DAYS", 7.0, "Trailing window of logged forecasts the live figures are computed on.", gt=0
+    )
+    monitor_min_actuals: int = _env(
+        "MONITOR_MIN_ACTUALS", 20, "Matched actuals needed before drift or live promotion is decided.", ge=5
+    )
+    drift_cusum_threshold: float = _env(
+        "DRIFT_CUSUM_THRESHOLD", CUSUM_H, "CUSUM threshold h on squared standardised one-step errors.", gt=0
+    )
+    drift_ks_alpha: float = _env(
+        "DRIFT_KS_ALPHA", 0.01, "Significance of the Kolmogorov-Smirnov test on first differences.", gt=0, lt=1
+    )
+    drift_retrain: bool = _env("DRIFT_RETRAIN", True, "Retrain a series when drift is detected.")
+    drift_retrain_min_points: int = _env(
+        "DRIFT_RETRAIN_MIN_POINTS",
+        0,
+        "Points since a detected change before a drift retraining (trained on them); 0: 10 windows, at least 100.",
+        ge=0,
+    )
+    drift_cooldown_hours: float = _env(
+        "DRIFT_COOLDOWN_HOURS", 6.0, "No second drift retraining of a series within this time.", ge=0
+    )
+    live_promotion: bool = _env(
+        "LIVE_PROMOTION", True, "Promote a challenger whose live error beats the champion's significantly."
+    )
+    live_promotion_alpha: float = _env(
+        "LIVE_PROMOTION_ALPHA", 0.05, "Significance of the Diebold-Mariano test for live promotion.", gt=0, lt=1
+    )
+    alert_webhook_url: SecretStr | None = _env(
+        "ALERT_WEBHOOK_URL", None, "Where alerts are POSTed as JSON (drift, coverage, silent series)."
+    )
 
     @field_validator("cors_origins", mode="before")
     @classmethod

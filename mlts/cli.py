@@ -5,7 +5,7 @@ import typer
 
 from core.bootstrap import bootstrap
 from core.processes import exit_on_sigterm
-from mlts import config, data, demo, serving, stack, training
+from mlts import config, data, demo, monitoring, serving, stack, training
 
 app = typer.Typer(
     name="mlts",
@@ -26,6 +26,7 @@ for group, commands in {
     "Data": [data.mongo, data.seed],
     "Training": [training.train, training.retrain, training.promote, training.models, training.schedule],
     "Serving": [serving.serve, serving.ui],
+    "Monitoring": [monitoring.monitor],
     "Local stack": [stack.up, stack.status, stack.down],
     "Start here": [demo.demo],
     "Settings": [config.show_config],

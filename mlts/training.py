@@ -204,7 +204,7 @@ def models() -> None:
         for model in registry.all_registered_models(client):
             aliases = model.aliases or {}
             champion = aliases.get(settings.model_alias)
-            summary = registry.champion_summary(model.tags)
+            summary = registry.alias_summary(model.tags, settings.model_alias)
             if champion is not None and summary.get("version") == str(champion):
                 tags = {Tag.RMSE: summary.get("rmse", ""), Tag.PROMOTED_AT: summary.get("promoted_at", "")}
             else:  # promoted before mlts kept the summary, or moved by hand outside mlts
@@ -226,8 +226,12 @@ def schedule(
     config: ConfigFile = Path("series.yaml"),
     task_runner: TaskRunner = "threads",
     timezone: Annotated[str, typer.Option(help="Time zone of the cron expression.")] = "UTC",
+    monitor_cron: Annotated[
+        str, typer.Option(help='Cron of `monitor_all` (live accuracy, drift), hourly by default; "" for none.')
+    ] = "0 * * * *",
 ) -> None:
-    """Serve `retrain_all` as a Prefect deployment on a cron schedule (runs until stopped).
+    """Serve `retrain_all` as a Prefect deployment on a cron schedule (runs until stopped), and
+    `monitor_all` on its own (`--monitor-cron`).
 
     A schedule needs a Prefect server, whose scheduler creates the runs: PREFECT_API_URL's, else
     the local stack's (`mlts up`), else one started now in the background (`mlts down` stops it).
@@ -237,14 +241,20 @@ def schedule(
     with reported(settings):
         load_retrain_config(config)
         _ensure_prefect_server(settings)
-        from pipelines.schedule import retraining_deployment, serve
+        from pipelines.schedule import monitoring_deployment, retraining_deployment, serve
 
         try:
             retraining_deployment(cron, config, task_runner, timezone)
+            if monitor_cron:
+                monitoring_deployment(monitor_cron, config, timezone)
         except ValueError as exc:
-            fail(f"invalid schedule {cron!r}: {exc}")
-    console.print(f"serving retrain-all on {cron!r} ({timezone}) for the series in {config}; Ctrl-C to stop")
-    serve(cron, config, task_runner, timezone)
+            fail(f"invalid schedule (--cron {cron!r}, --monitor-cron {monitor_cron!r}): {exc}")
+    also = f" and monitor-all on {monitor_cron!r}" if monitor_cron else ""
+    console.print(
+        f"serving retrain-all on {cron!r}{also} ({timezone}) for the series in {config}; Ctrl-C to stop",
+        highlight=False,
+    )
+    serve(cron, config, task_runner, timezone, monitor_cron or None)
 
 
 def _ensure_prefect_server(settings: Settings) -> None:

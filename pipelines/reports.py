@@ -51,3 +51,34 @@ def summary_artifact(outcomes: list[dict[str, Any]], key: str = "retrain-summary
 
 def _number(value: Any) -> str:
     return "" if value is None else f"{value:.6g}"
+
+
+def monitoring_rows(results: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """One row per model: live RMSE beside the holdout's, coverage, matched actuals, drift, action."""
+    rows = []
+    for result in results:
+        champion = (result.get("roles") or {}).get("champion") or {}
+        drift = result.get("drift") or {}
+        kinds = [kind for kind in ("performance", "data") if (drift.get(kind) or {}).get("detected")]
+        rows.append(
+            {
+                "model": result.get("model", ""),
+                "version": champion.get("version", ""),
+                "live rmse": _number(champion.get("rmse")),
+                "holdout rmse": _number(champion.get("holdout_rmse")),
+                "coverage": _number(champion.get("coverage")),
+                "n": str(champion.get("n") or 0),
+                "drift": " and ".join(kinds) or ("no" if drift else ""),
+                "action": result.get("action", ""),
+            }
+        )
+    return rows
+
+
+def monitoring_table(results: list[dict[str, Any]]) -> None:
+    try:
+        create_table_artifact(
+            monitoring_rows(results), key="monitoring-summary", description=f"{len(results)} models monitored"
+        )
+    except Exception:  # noqa: BLE001
+        log.warning("could not create the monitoring artifact", exc_info=True)

@@ -10,6 +10,7 @@ from typing import Any
 from pipelines.runners import TaskRunnerName
 
 DEPLOYMENT_NAME = "scheduled-retraining"
+MONITORING_NAME = "scheduled-monitoring"
 
 
 def retraining_deployment(
@@ -33,7 +34,32 @@ def retraining_deployment(
     )
 
 
-def serve(cron: str, config_path: str | Path, task_runner: TaskRunnerName = "threads", timezone: str = "UTC") -> None:
+def monitoring_deployment(cron: str, config_path: str | Path, timezone: str = "UTC") -> Any:
+    from prefect.schedules import Cron
+
+    from pipelines.monitoring import monitor_all
+
+    config = Path(config_path).resolve()
+    return monitor_all.to_deployment(
+        name=MONITORING_NAME,
+        schedule=Cron(cron, timezone=timezone),
+        parameters={"config_path": str(config)},
+        description=f"Measure live accuracy and drift of every series of {config} on {cron!r} ({timezone}).",
+        tags=["mlts", "monitoring"],
+    )
+
+
+def serve(
+    cron: str,
+    config_path: str | Path,
+    task_runner: TaskRunnerName = "threads",
+    timezone: str = "UTC",
+    monitor_cron: str | None = None,
+) -> None:
+    """Serve the retraining deployment, and the monitoring one when `monitor_cron` is given."""
     from prefect import serve as prefect_serve
 
-    prefect_serve(retraining_deployment(cron, config_path, task_runner, timezone))
+    deployments = [retraining_deployment(cron, config_path, task_runner, timezone)]
+    if monitor_cron:
+        deployments.append(monitoring_deployment(monitor_cron, config_path, timezone))
+    prefect_serve(*deployments)

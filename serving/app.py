@@ -17,9 +17,11 @@ from core.settings import Settings, get_settings
 from serving import errors
 from serving.database import Database
 from serving.deps import AppState
+from serving.live import LiveFigures
 from serving.model_store import ModelStore
 from serving.observability import ObservabilityMiddleware
-from serving.routes import database, forecast, models, service, training
+from serving.prediction_log import PredictionLog
+from serving.routes import database, forecast, models, monitoring, service, training
 from serving.training import Trainings
 
 _NO_TELEMETRY = {"tracing": False, "metrics": False, "logs": False}
@@ -29,7 +31,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     settings.check_for_serving()
     store = ModelStore(settings)
-    state = AppState(settings, store, Database(settings), Trainings(settings, store))
+    database_ = Database(settings)
+    state = AppState(
+        settings,
+        store,
+        database_,
+        Trainings(settings, store),
+        PredictionLog(settings, database_),
+        LiveFigures(database_),
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -37,12 +47,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             asyncio.create_task(asyncio.to_thread(store.refresh)),
             asyncio.create_task(store.follow()),
             asyncio.create_task(state.database.ping()),
+            asyncio.create_task(state.log.run()),
+            asyncio.create_task(state.live.follow(settings.model_refresh_seconds)),
         ]
         if settings.preload_training:
             background.append(asyncio.create_task(asyncio.to_thread(state.trainings.warm)))
         yield
         for task in background:
             task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
         await state.database.close()
         await asyncio.to_thread(state.trainings.close)
 
@@ -64,6 +77,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["Content-Type", "X-API-Key", "Prefer"],
         )
     app.add_middleware(ObservabilityMiddleware, max_body_bytes=settings.max_body_bytes)
-    for router in (forecast.router, models.router, service.router, training.router, database.router):
+    for router in (forecast.router, models.router, monitoring.router, service.router, training.router, database.router):
         app.include_router(router)
     return app

@@ -9,7 +9,9 @@ from fastapi import Depends, Header, HTTPException, Request
 
 from core.settings import Settings
 from serving.database import Database
+from serving.live import LiveFigures
 from serving.model_store import ModelStore
+from serving.prediction_log import PredictionLog
 from serving.training import Trainings
 
 
@@ -19,6 +21,8 @@ class AppState:
     store: ModelStore
     database: Database
     trainings: Trainings
+    log: PredictionLog
+    live: LiveFigures
 
 
 def app_state(request: Request) -> AppState:

@@ -37,6 +37,11 @@ class ServedModel:
     counter: Any = None
 
     @property
+    def series(self) -> dict[str, Any] | None:
+        """The series it was trained on (collection, fields, filter), as the model JSON records it."""
+        return (self.model.metadata or {}).get("series")
+
+    @property
     def ref(self) -> dict[str, Any]:
         return {"name": self.name, "version": self.version, "alias": self.alias, "run_id": self.run_id}
 
@@ -61,6 +66,7 @@ class ModelStore:
     def __init__(self, settings: Settings):
         self.settings = settings
         self.models: dict[str, ServedModel] = {}
+        self.challengers: dict[str, ServedModel] = {}  # shadows: forecast and logged, never answered
         self.default_name: str | None = None
         self.registry_reachable: bool | None = None
         self.last_error: str | None = None
@@ -103,7 +109,8 @@ class ModelStore:
             started = time.perf_counter()
             try:
                 client = registry.client(self.settings)
-                promoted = registry.promoted_models(client, self.settings.model_alias)
+                aliases = (self.settings.model_alias, self.settings.challenger_alias)
+                found = registry.aliased_models(client, aliases if self.settings.shadow_challenger else aliases[:1])
             except Exception as exc:  # noqa: BLE001 - registry down: keep serving what we have
                 self.registry_reachable = False
                 self.last_error = f"registry unreachable: {type(exc).__name__}: {str(exc)[:300]}"
@@ -111,23 +118,12 @@ class ModelStore:
                     "model refresh: %s; serving the %d models already loaded", self.last_error, len(self.models)
                 )
                 return False
-            current = self.models
-            updated: dict[str, ServedModel] = {}
-            for entry in promoted:
-                loaded = current.get(entry.name)
-                if loaded is not None and loaded.version == entry.version:
-                    updated[entry.name] = loaded
-                    continue
-                if (entry.name, entry.version) in self._failed:
-                    if loaded is not None:
-                        updated[entry.name] = loaded
-                    continue
-                served = self._load(client, entry)
-                if served is not None:
-                    updated[entry.name] = served
-                elif loaded is not None:
-                    updated[entry.name] = loaded
+            promoted = found[self.settings.model_alias]
+            updated = self._sync(client, promoted, self.models, self.settings.model_alias)
             self.models = updated
+            if self.settings.shadow_challenger:
+                alias = self.settings.challenger_alias
+                self.challengers = self._sync(client, found[alias], self.challengers, alias)
             names = [p.name for p in promoted if p.name in updated]
             wanted = self.settings.model_name
             self.default_name = wanted if wanted else (names[0] if names else None)
@@ -137,7 +133,29 @@ class ModelStore:
             observability.MODELS_LOADED.set(len(updated))
             return True
 
-    def _load(self, client: Any, entry: registry.Promoted) -> ServedModel | None:
+    def _sync(
+        self, client: Any, entries: list[registry.Promoted], current: dict[str, ServedModel], alias: str
+    ) -> dict[str, ServedModel]:
+        """The models behind `alias` now: the ones already loaded kept, the moved ones loaded; a
+        version that fails to load leaves the old one in place."""
+        updated: dict[str, ServedModel] = {}
+        for entry in entries:
+            loaded = current.get(entry.name)
+            if loaded is not None and loaded.version == entry.version:
+                updated[entry.name] = loaded
+                continue
+            if (entry.name, entry.version) in self._failed:
+                if loaded is not None:
+                    updated[entry.name] = loaded
+                continue
+            served = self._load(client, entry, alias)
+            if served is not None:
+                updated[entry.name] = served
+            elif loaded is not None:
+                updated[entry.name] = loaded
+        return updated
+
+    def _load(self, client: Any, entry: registry.Promoted, alias: str) -> ServedModel | None:
         try:
             version = client.get_model_version(entry.name, entry.version)
             model = registry.load_version(client, version)
@@ -153,11 +171,11 @@ class ModelStore:
             log.error("model refresh: %s; keeping the model already served", self.last_error)
             return None
         observability.MODEL_RELOADS.labels(entry.name).inc()
-        log.info("serving %s version %s (%s)", entry.name, entry.version, self.settings.model_alias)
+        log.info("serving %s version %s (%s)", entry.name, entry.version, alias)
         return ServedModel(
             name=entry.name,
             version=entry.version,
-            alias=self.settings.model_alias,
+            alias=alias,
             run_id=entry.run_id,
             model=model,
             promoted_at=entry.promoted_at,

@@ -36,6 +36,16 @@ MODEL_LOAD_FAILURES = Counter(
     registry=REGISTRY,
 )
 MODELS_LOADED = Gauge("mlts_models_loaded", "Models in memory.", registry=REGISTRY)
+PREDICTION_LOG_DROPPED = Counter(
+    "mlts_prediction_log_dropped", "Forecasts the prediction log dropped (Mongo slow or away).", registry=REGISTRY
+)
+_LIVE = ["model", "version", "role"]
+LIVE_RMSE = Gauge("mlts_live_rmse", "RMSE of served forecasts against actuals.", _LIVE, registry=REGISTRY)
+LIVE_COVERAGE = Gauge("mlts_live_coverage", "Share of actuals inside the interval.", _LIVE, registry=REGISTRY)
+LIVE_ACTUALS = Gauge("mlts_live_actuals", "Actuals matched to served forecasts.", _LIVE, registry=REGISTRY)
+DRIFT_DETECTED = Gauge(
+    "mlts_drift_detected", "1 while the monitor reports drift.", ["model", "kind"], registry=REGISTRY
+)
 
 _TOO_LARGE = b'{"detail":"request body too large: the limit is %d bytes (MAX_BODY_BYTES)"}'
 

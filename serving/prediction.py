@@ -74,20 +74,24 @@ def _median_step(times: np.ndarray) -> float:
     return float(steps[middle]) if len(steps) % 2 else float(steps[middle - 1] + steps[middle]) / 2.0
 
 
-def next_timestamps(times: np.ndarray, horizon: int, fallback_step_seconds: float | None) -> list[str | None]:
-    """The next `horizon` timestamps, spaced like the data (median step), as ISO-8601 UTC."""
+def next_timestamps(
+    times: np.ndarray, horizon: int, fallback_step_seconds: float | None
+) -> tuple[list[str | None], list[int] | None]:
+    """The next `horizon` timestamps, spaced like the data (median step), as ISO-8601 UTC and as
+    epoch milliseconds (None when the points carry no usable spacing)."""
     if len(times) >= 2:
         step = _median_step(times)
     elif fallback_step_seconds and np.isfinite(fallback_step_seconds):
         step = fallback_step_seconds * 1000.0
     else:
-        return [None] * horizon
+        return [None] * horizon, None
     future = times[-1] + step * np.arange(1, horizon + 1)
     if future[-1] > _MAX_MS:
-        return [None] * horizon
+        return [None] * horizon, None
     milliseconds = np.round(future).astype("int64")
     unit = "s" if not (milliseconds % 1000).any() else "ms"
-    return [s + "Z" for s in np.datetime_as_string(milliseconds.astype("datetime64[ms]"), unit=unit).tolist()]
+    stamps = np.datetime_as_string(milliseconds.astype("datetime64[ms]"), unit=unit).tolist()
+    return [s + "Z" for s in stamps], milliseconds.tolist()
 
 
 def forecast(

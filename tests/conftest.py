@@ -13,8 +13,12 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from fastapi.testclient import TestClient
 
 # Local state of the whole test session, away from ./.mlts; set before any settings are read.
 _SESSION_HOME = Path(tempfile.mkdtemp(prefix="mlts-test-home-"))
@@ -29,7 +33,7 @@ os.environ["MLTS_TEST_SESSION"] = SESSION_MARK
 from core.bootstrap import bootstrap  # noqa: E402
 from core.embedded_mongo import EmbeddedMongo  # noqa: E402
 from core.mongo import connect  # noqa: E402
-from core.processes import Child, alive, free_port, stop_pid  # noqa: E402
+from core.processes import Child, alive, free_port, poll_until, stop_pid  # noqa: E402
 from core.settings import get_settings  # noqa: E402
 
 bootstrap(serving=True)
@@ -138,6 +142,37 @@ def start_api(mongo_db, mongo_url, mlflow_store, tmp_path: Path) -> Iterator[Cal
     yield start
     for child in children:
         child.stop()
+
+
+@pytest.fixture
+def make_client(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., "TestClient"]]:
+    """Start the app (lifespan included) with extra settings from the environment."""
+    from fastapi.testclient import TestClient
+
+    from serving.app import create_app
+
+    clients: list[TestClient] = []
+
+    def make(**env: str) -> TestClient:
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        get_settings.cache_clear()
+        client = TestClient(create_app(get_settings()), raise_server_exceptions=False)
+        client.__enter__()
+        clients.append(client)
+        _wait_loaded(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.__exit__(None, None, None)
+    get_settings.cache_clear()
+
+
+def _wait_loaded(client: "TestClient", timeout: float = 20.0) -> None:
+    """The first registry read runs in the background at startup; wait for its outcome."""
+    store = client.app.state.mlts.store
+    poll_until(lambda: store.registry_reachable is not None, timeout)
 
 
 def _marked_processes() -> dict[int, str]:

@@ -2,6 +2,7 @@
 bytes and answers encoded by it (orjson for numpy arrays); a request that carries its data
 touches nothing but the model in memory: no registry, no database."""
 
+import uuid
 from typing import Any
 
 import msgspec
@@ -72,19 +73,29 @@ async def predict(request: Request) -> Response:
             )
         served = state.store.pick(body.model)
         times, values = prediction.series_from_points(body.data)
+        series = None
     elif body.collection_name is not None:
         served, times, values = await _series_from_mongo(state, body)
+        series = {
+            "collection": body.collection_name,
+            "value_field": body.value_field,
+            "timestamp_field": body.timestamp_field,
+            "filter": dict(body.filter or {}),
+        }
     else:
         raise InvalidInput("send data (a list of {timestamp, value} points) or collection_name")
     model = served.model
     times, values = prediction.mind_the_gaps(served.name, model, times, values)
     prediction.check_window(served.name, model, len(values), body.window_size)
     point, lower, upper = prediction.forecast(model, values, body.horizon)
-    stamps = prediction.next_timestamps(times, body.horizon, (model.metadata or {}).get("step_seconds"))
+    stamps, target_ms = prediction.next_timestamps(times, body.horizon, (model.metadata or {}).get("step_seconds"))
     served.counter.inc()
+    point_list, lower_list, upper_list = point.tolist(), lower.tolist(), upper.tolist()
+    if target_ms is not None and state.log.enabled:
+        _log(state, request, served, series, target_ms, values, body.horizon, point_list, lower_list, upper_list)
     forecasts = [
         {"timestamp": t, "value": v, "lower": lo, "upper": hi}
-        for t, v, lo, hi in zip(stamps, point.tolist(), lower.tolist(), upper.tolist())
+        for t, v, lo, hi in zip(stamps, point_list, lower_list, upper_list)
     ]
     answer = {
         "prediction": forecasts[0]["value"],
@@ -94,6 +105,29 @@ async def predict(request: Request) -> Response:
         "horizon": body.horizon,
     }
     return Response(_encode(answer), media_type=JSON)
+
+
+def _log(
+    state: AppState,
+    request: Request,
+    served: ServedModel,
+    series: dict[str, Any] | None,
+    target_ms: list[int],
+    values: np.ndarray,
+    horizon: int,
+    *forecast: list[float],
+) -> None:
+    """Queue the champion's forecast and, when the series has a challenger that fits the points,
+    the challenger's (a shadow: logged, never answered)."""
+    request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+    state.log.record(served, "champion", series, request_id, target_ms, *forecast)
+    challenger = state.store.challengers.get(served.name)
+    if challenger is None or len(values) < challenger.model.window_size:
+        return
+    point, lower, upper = prediction.forecast(challenger.model, values, horizon)
+    state.log.record(
+        challenger, "challenger", series, request_id, target_ms, point.tolist(), lower.tolist(), upper.tolist()
+    )
 
 
 async def _series_from_mongo(state: AppState, body: PredictRequest) -> tuple[ServedModel, np.ndarray, np.ndarray]:

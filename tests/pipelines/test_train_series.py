@@ -121,7 +121,9 @@ def test_champion_moves_only_to_a_better_version(mongo_db, mlflow_store, seed_se
     assert client.get_run(worse["run_id"]).data.tags["mlts.decision"] == "challenger"
 
     # the registered model carries its champion's summary, so a fleet is listed in one search
-    summary = registry.champion_summary(client.get_registered_model(NAME).tags)
+    tags = client.get_registered_model(NAME).tags
+    assert registry.alias_summary(tags, "challenger")["version"] == "3"
+    summary = registry.alias_summary(tags, "champion")
     assert summary["version"] == "2" and summary["run_id"] == better["run_id"]
     assert float(summary["rmse"]) == pytest.approx(better["rmse"])
     (entry,) = registry.promoted_models(client, "champion")

@@ -1,5 +1,7 @@
 """The API while its MongoDB server stops and comes back: no restart needed."""
 
+import re
+
 from core.embedded_mongo import EmbeddedMongo
 from core.mongo import connect
 from core.processes import free_port, poll_until
@@ -26,10 +28,17 @@ def test_api_survives_mongo_stopping_and_recovers_when_it_returns(
 
         get_settings.cache_clear()
         assert train_series(TrainingConfig(collection="readings", window_size=12))["decision"] == "promoted"
-        api = make_client(MONGODB_TIMEOUT_MS="500")
+        api = make_client(MONGODB_TIMEOUT_MS="500", PREDICTION_LOG_QUEUE="10")
         assert api.get("/health").json()["database"] == "connected"
+        assert api.post("/predict", json={"data": POINTS}).status_code == 200
+        log = connect(server.url).outage.mlts_predictions
+        assert poll_until(lambda: log.count_documents({}) == 1, 10)
 
+        dropped = _dropped(api)
         server.stop()
+        for _ in range(25):  # the log's queue holds 10: the oldest are dropped and counted
+            assert api.post("/predict", json={"data": POINTS}).status_code == 200
+        assert poll_until(lambda: _dropped(api) - dropped == 15, 10), _dropped(api) - dropped
         health = api.get("/health").json()
         assert health["database"] == "disconnected" and health["status"] == "degraded" and health["model_loaded"]
         assert api.post("/predict", json={"data": POINTS}).status_code == 200
@@ -46,5 +55,14 @@ def test_api_survives_mongo_stopping_and_recovers_when_it_returns(
         assert poll_until(lambda: api.get("/health").json()["database"] == "connected", 20)
         assert api.get("/database/test").status_code == 200
         assert api.post("/predict", json={"collection_name": "readings"}).status_code == 200
+        log = connect(server.url).outage.mlts_predictions
+        # the ten kept while Mongo was away, then the named-series forecast: logging resumed by itself
+        assert poll_until(lambda: log.count_documents({}) >= 12, 20), log.count_documents({})
+        assert log.count_documents({"series.collection": "readings"}) >= 12
     finally:
         server.stop()
+
+
+def _dropped(api) -> float:
+    found = re.search(r"^mlts_prediction_log_dropped_total (\S+)$", api.get("/metrics").text, re.M)
+    return float(found.group(1)) if found else 0.0

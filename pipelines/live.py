@@ -1,0 +1,172 @@
+"""Served forecasts against what happened: the prediction log read back, joined with the actual
+values that have since arrived, and the live figures and drift tests computed on the join.
+
+Everything here is arrays: a model's trailing week of forecasts is flattened into columns once
+and every figure is a numpy expression over them (ml/monitoring.py holds the statistics).
+"""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from itertools import chain
+from typing import Any
+
+import numpy as np
+from pymongo.database import Database
+
+from core.mongo import read_series_between
+from core.series import SeriesSpec
+from ml import monitoring as stats
+
+REFERENCE_POINTS = 500  # actuals before the first logged forecast: the data-drift reference
+_FIELDS = ("version", "role", "series", "issued_at", "target_ms", "value", "lower", "upper")
+
+
+@dataclass(frozen=True)
+class Forecasts:
+    """One row per forecast step: which version and role made it, for when, and what it said."""
+
+    version: np.ndarray
+    role: np.ndarray
+    step: np.ndarray
+    target_ms: np.ndarray
+    issued_ms: np.ndarray
+    value: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    series: dict[str, Any] | None
+
+    def __len__(self) -> int:
+        return len(self.target_ms)
+
+    @property
+    def step_ms(self) -> float | None:
+        """The series' step, from the spacing of the targets forecast (None with fewer than two)."""
+        targets = np.unique(self.target_ms)
+        if len(targets) < 2:
+            return None
+        return float(np.median(np.diff(targets)))
+
+
+def load_forecasts(db: Database, collection: str, model: str, since: datetime) -> Forecasts:
+    documents = list(
+        db[collection].find({"model": model, "issued_at": {"$gte": since}}, dict.fromkeys(_FIELDS, 1) | {"_id": 0})
+    )
+    lengths = np.array([len(d["target_ms"]) for d in documents], dtype=np.int64)
+
+    def column(name: str) -> np.ndarray:
+        return np.fromiter(chain.from_iterable(d[name] for d in documents), dtype=np.float64, count=int(lengths.sum()))
+
+    def repeated(values: list[Any], dtype: Any = object) -> np.ndarray:
+        return np.repeat(np.array(values, dtype=dtype), lengths)
+
+    issued = [int(d["issued_at"].timestamp() * 1000) for d in documents]
+    step = np.concatenate([np.arange(1, n + 1) for n in lengths]) if len(lengths) else np.array([], dtype=np.int64)
+    latest = max(documents, key=lambda d: d["issued_at"], default=None)
+    return Forecasts(
+        version=repeated([str(d["version"]) for d in documents]),
+        role=repeated([d["role"] for d in documents]),
+        step=step,
+        target_ms=column("target_ms").astype(np.int64),
+        issued_ms=repeated(issued, np.int64),
+        value=column("value"),
+        lower=column("lower"),
+        upper=column("upper"),
+        series=latest.get("series") if latest else None,
+    )
+
+
+@dataclass(frozen=True)
+class Joined:
+    """The forecasts, the actual each matched (NaN where none has arrived) and the actuals around them."""
+
+    forecasts: Forecasts
+    actual: np.ndarray
+    matched: np.ndarray
+    reference: np.ndarray
+    recent: np.ndarray
+    recent_ms: np.ndarray
+    newest_actual_ms: int | None
+    step_ms: float
+
+
+def join(db: Database, spec: SeriesSpec, forecasts: Forecasts, step_ms: float) -> Joined:
+    """Read the actuals from REFERENCE_POINTS steps before the first target to the last, and match
+    each forecast to the actual within half a step of its target."""
+    first, last = int(forecasts.target_ms.min()), int(forecasts.target_ms.max())
+    start = _datetime(first - REFERENCE_POINTS * step_ms)
+    end = _datetime(last + step_ms / 2)
+    actuals = read_series_between(db, spec, start, end, limit=REFERENCE_POINTS + len(np.unique(forecasts.target_ms)))
+    times_ms = actuals.timestamps.astype("datetime64[ms]").astype(np.int64)
+    index, matched = stats.match_actuals(
+        forecasts.target_ms.astype("datetime64[ms]").astype("datetime64[ns]"),
+        actuals.timestamps,
+        actuals.values,
+        np.timedelta64(int(step_ms / 2), "ms"),
+    )
+    actual = np.where(matched, actuals.values[np.clip(index, 0, max(len(actuals.values) - 1, 0))], np.nan)
+    before = times_ms < first - step_ms / 2
+    return Joined(
+        forecasts=forecasts,
+        actual=actual,
+        matched=matched,
+        reference=actuals.values[before],
+        recent=actuals.values[~before],
+        recent_ms=times_ms[~before],
+        newest_actual_ms=int(times_ms[-1]) if len(times_ms) else None,
+        step_ms=step_ms,
+    )
+
+
+def _datetime(milliseconds: float) -> datetime:
+    return datetime.fromtimestamp(0, UTC) + timedelta(milliseconds=milliseconds)
+
+
+def iso(milliseconds: float) -> str:
+    return _datetime(milliseconds).isoformat()
+
+
+def select(joined: Joined, role: str, version: str, matched_only: bool = True) -> np.ndarray:
+    f = joined.forecasts
+    chosen = (f.role == role) & (f.version == version)
+    return chosen & joined.matched if matched_only else chosen
+
+
+def figures(joined: Joined, rows: np.ndarray) -> dict[str, Any]:
+    """MAE, RMSE, MASE (scaled by the naive one-step error of the recent actuals), bias, interval
+    coverage and the matched count, overall and per horizon step."""
+    f = joined.forecasts
+    recent = joined.recent
+    scale = float(np.mean(np.abs(np.diff(recent)))) if len(recent) > 1 else None
+    metrics = stats.live_metrics(f.value[rows], joined.actual[rows], f.lower[rows], f.upper[rows], f.step[rows], scale)
+    return metrics.to_dict()
+
+
+def one_step_errors(joined: Joined, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Actual minus forecast of the one-step forecasts among `rows`, in target order, one per
+    target (the latest issued when a target was forecast more than once); and their targets."""
+    f = joined.forecasts
+    rows = rows & (f.step == 1)
+    target, issued = f.target_ms[rows], f.issued_ms[rows]
+    errors = joined.actual[rows] - f.value[rows]
+    order = np.lexsort((issued, target))
+    ordered = target[order]
+    last = np.r_[ordered[1:] != ordered[:-1], True] if len(ordered) else np.array([], dtype=bool)
+    pick = order[last]
+    return errors[pick], target[pick]
+
+
+def paired_errors(joined: Joined, champion: str, challenger: str) -> tuple[np.ndarray, np.ndarray]:
+    """One-step errors of champion and challenger on the targets both forecast and that arrived."""
+    a, at = one_step_errors(joined, select(joined, "champion", champion))
+    b, bt = one_step_errors(joined, select(joined, "challenger", challenger))
+    common, ia, ib = np.intersect1d(at, bt, assume_unique=True, return_indices=True)
+    return a[ia], b[ib]
+
+
+def silent_for(joined: Joined, now_ms: float) -> float:
+    """How many steps of forecast targets are past due with no actual after the newest one."""
+    due = joined.forecasts.target_ms[joined.forecasts.target_ms <= now_ms]
+    if not len(due):
+        return 0.0
+    newest = joined.newest_actual_ms if joined.newest_actual_ms is not None else -np.inf
+    return float(max(0.0, (due.max() - newest) / joined.step_ms))

@@ -1,0 +1,144 @@
+"""The prediction log: every forecast the API answers with timestamps, kept in Mongo so the
+monitoring flow can later join it with the actual values.
+
+Off the request path: a request only appends a small dict to a bounded in-memory queue; a
+background task inserts batches. When Mongo is slow or away the queue keeps the newest
+PREDICTION_LOG_QUEUE entries and counts what it drops; a request never waits for the log.
+"""
+
+import asyncio
+import logging
+import time
+from collections import deque
+from datetime import UTC, datetime
+from typing import Any
+
+from pymongo import ASCENDING
+
+from core.settings import Settings
+from serving import observability
+from serving.database import Database
+
+log = logging.getLogger(__name__)
+
+BATCH = 500
+INTERVAL_SECONDS = 0.5
+# Single-field indexes: both servers use them (nx-27017 ignores compound ones).
+INDEXED = ("model", "issued_at", "first_target_ms")
+
+
+class PredictionLog:
+    def __init__(self, settings: Settings, database: Database):
+        self.enabled = settings.prediction_log
+        self.collection = settings.prediction_log_collection
+        self.capacity = settings.prediction_log_queue
+        self.database = database
+        self.queue: deque[dict[str, Any]] = deque()
+        self.written = 0
+        self.dropped = 0
+        self._wake: asyncio.Event | None = None  # made in run(): an event belongs to its loop
+        self._indexed = False
+        self._last_warning = 0.0
+
+    def record(
+        self,
+        served: Any,
+        role: str,
+        series: dict[str, Any] | None,
+        request_id: str,
+        target_ms: list[int] | None,
+        values: list[float],
+        lower: list[float],
+        upper: list[float],
+    ) -> None:
+        """Queue one forecast (O(1), no I/O). Forecasts without timestamps cannot be matched: skipped."""
+        if not self.enabled or not target_ms:
+            return
+        if len(self.queue) >= self.capacity:
+            self.queue.popleft()
+            self._count_drop(1)
+        self.queue.append(
+            {
+                "model": served.name,
+                "version": served.version,
+                "role": role,
+                "series": series if series is not None else served.series,
+                "request_id": request_id,
+                "issued_at": time.time(),
+                "first_target_ms": target_ms[0],
+                "target_ms": target_ms,
+                "value": values,
+                "lower": lower,
+                "upper": upper,
+            }
+        )
+        if len(self.queue) >= BATCH and self._wake is not None:
+            self._wake.set()
+
+    async def run(self) -> None:
+        """Write what is queued, in batches, until cancelled (then one last flush is tried)."""
+        self._wake = wake = asyncio.Event()
+        try:
+            while True:
+                try:
+                    await asyncio.wait_for(wake.wait(), INTERVAL_SECONDS)
+                except TimeoutError:
+                    pass
+                wake.clear()
+                await self.flush()
+        except asyncio.CancelledError:
+            if self.queue:
+                await asyncio.wait_for(self.flush(), timeout=2)
+            raise
+
+    async def flush(self) -> None:
+        while self.queue:
+            batch = [self.queue.popleft() for _ in range(min(BATCH, len(self.queue)))]
+            try:
+                db = await self.database.db()
+                target = db[self.collection]
+                if not self._indexed:
+                    for field in INDEXED:
+                        await target.create_index([(field, ASCENDING)])
+                    self._indexed = True
+                documents = [{**entry, "issued_at": datetime.fromtimestamp(entry["issued_at"], UTC)} for entry in batch]
+                await target.insert_many(documents, ordered=False)
+            except Exception as exc:  # noqa: BLE001 - the log never fails a request or the API
+                self._requeue(batch)
+                self._warn(exc)
+                return
+            self.written += len(batch)
+
+    def _requeue(self, batch: list[dict[str, Any]]) -> None:
+        self.queue.extendleft(reversed(batch))
+        overflow = len(self.queue) - self.capacity
+        for _ in range(max(overflow, 0)):
+            self.queue.popleft()
+        self._count_drop(max(overflow, 0))
+
+    def _count_drop(self, count: int) -> None:
+        if count:
+            self.dropped += count
+            observability.PREDICTION_LOG_DROPPED.inc(count)
+
+    def _warn(self, exc: Exception) -> None:
+        now = time.monotonic()
+        if now - self._last_warning > 30:
+            self._last_warning = now
+            log.warning(
+                "prediction log: cannot write to %s (%s: %s); %d forecasts queued, %d dropped so far",
+                self.collection,
+                type(exc).__name__,
+                str(exc)[:200],
+                len(self.queue),
+                self.dropped,
+            )
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "enabled": self.enabled,
+            "collection": self.collection,
+            "queued": len(self.queue),
+            "written": self.written,
+            "dropped": self.dropped,
+        }

@@ -1,0 +1,158 @@
+"""The monitoring loop end to end on the real stack: the API serves forecasts while actuals
+arrive in Mongo, the prediction log records them, and `monitor_series` measures, detects drift,
+retrains, promotes on live evidence and alerts."""
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import numpy as np
+import pytest
+
+from core import registry
+from core.processes import free_port, poll_until
+from core.settings import get_settings
+from core.training_config import TrainingConfig
+from pipelines.flows import train_series
+from pipelines.monitoring import monitor_series
+from tests.series_data import daily_series, documents
+
+FILTER = {"additional_features.sensor_id": "s1"}
+MODEL = "readings.value.sensor_id-s1"
+TRAINED = 800
+HISTORY = 48
+
+
+@pytest.fixture
+def webhook() -> Iterator[tuple[str, list[dict]]]:
+    """A local alert receiver: its URL and the alerts it got."""
+    received: list[dict] = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", free_port()), Receiver)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/alerts", received
+    server.shutdown()
+    server.server_close()
+
+
+class Replay:
+    """A sensor whose readings arrive one by one while its client asks the API for the next ones."""
+
+    def __init__(self, mongo_db, values: np.ndarray):
+        self.db = mongo_db
+        self.docs = documents(values)
+        mongo_db.readings.insert_many([dict(d) for d in self.docs[:TRAINED]])
+        self.arrived = TRAINED
+
+    def run(self, api, points: int) -> None:
+        for _ in range(points):
+            recent = self.docs[self.arrived - HISTORY : self.arrived]
+            data = [{"timestamp": d["timestamp"].isoformat(), "value": d["value"]} for d in recent]
+            assert api.post("/predict", json={"data": data, "horizon": 3}).status_code == 200
+            self.db.readings.insert_many([dict(self.docs[self.arrived])])
+            self.arrived += 1
+        flushed = api.app.state.mlts.log
+        assert poll_until(lambda: not flushed.queue, 10)
+
+
+def _series(n: int = 1300, shift_at: int | None = None, shift: float = 3.0) -> np.ndarray:
+    values = daily_series(n, seed=11)
+    if shift_at is not None:
+        values[shift_at:] += shift
+    return values
+
+
+def test_calm_series_raises_no_drift_and_a_level_shift_is_caught_retrained_and_alerted(
+    mongo_db, mlflow_store, make_client, webhook, monkeypatch
+) -> None:
+    url, alerts = webhook
+    replay = Replay(mongo_db, _series(shift_at=TRAINED + 150))
+    assert train_series(TrainingConfig(collection="readings", filter=FILTER, window_size=24))["decision"] == "promoted"
+    api = make_client(ALERT_WEBHOOK_URL=url, SHADOW_CHALLENGER="false")
+
+    replay.run(api, 150)
+    calm = monitor_series(MODEL)
+    champion = calm["roles"]["champion"]
+    assert champion["version"] == "1" and champion["n"] >= 140 * 3
+    assert champion["rmse"] < 2 * champion["holdout_rmse"]
+    assert calm["drift"]["detected"] is False and calm["action"] == "none" and alerts == []
+    assert 0.6 <= champion["coverage"] <= 1.0
+
+    replay.run(api, 40)
+    shifted = monitor_series(MODEL)
+    performance = shifted["drift"]["performance"]
+    assert shifted["drift"]["detected"] and performance["detected"]
+    assert 150 <= performance["index"] < 150 + 20  # caught within 20 one-step errors of the shift
+    assert abs(performance["change_index"] - 150) <= 3  # and placed where it happened
+    # 24-point windows: the new model waits for 240 points of the new regime to learn from
+    assert "retraining once 240 points since the change" in shifted["action"] and shifted["last_retrain"] is None
+    kinds = [a["kind"] for a in alerts]
+    assert kinds[0] == "drift" and set(kinds) <= {"drift", "coverage"} and all(a["model"] == MODEL for a in alerts)
+    assert alerts[0]["action"] == shifted["action"] and "performance" in alerts[0]["seen"]
+    sent = len(alerts)
+
+    replay.run(api, 210)
+    retrained = monitor_series(MODEL)
+    retrain = retrained["last_retrain"]
+    assert retrain["decision"] == "promoted" and "drift detected; retrained" in retrained["action"]
+    client = registry.client(get_settings())
+    run = client.get_run(retrain["run_id"])
+    assert run.data.tags["mlts.trigger"] == "drift" and "performance" in run.data.tags["mlts.drift_evidence"]
+    assert run.data.params["limit"] == "250"  # the points since the change
+    old_rmse = retrained["roles"]["champion"]["rmse"] if retrained["roles"]["champion"]["version"] == "1" else None
+
+    api.app.state.mlts.store.refresh()  # the API swaps the new champion in (it polls every 30 s by itself)
+    replay.run(api, 60)
+    again = monitor_series(MODEL)
+    recovered = again["roles"]["champion"]
+    assert recovered["version"] == retrain["version"] and recovered["n"] >= 50 * 3
+    shifted_rmse = old_rmse or shifted["roles"]["champion"]["rmse"]
+    assert recovered["rmse"] < 0.7 * shifted_rmse and again["drift"]["performance"]["detected"] is False
+    assert len(alerts) == sent  # an alert when a condition starts, not again while it lasts
+
+    live = api.get(f"/monitoring/{MODEL}").json()
+    assert live["roles"]["champion"]["rmse"] == pytest.approx(again["roles"]["champion"]["rmse"])
+    assert api.get("/model/info").json()["live"]["champion"]["n"] == again["roles"]["champion"]["n"]
+    version = again["roles"]["champion"]["version"]
+    tags = client.get_model_version(MODEL, version).tags
+    assert float(tags["mlts.live_rmse"]) == pytest.approx(again["roles"]["champion"]["rmse"])
+
+
+@pytest.mark.parametrize("better", [True, False])
+def test_a_challenger_better_on_live_data_is_promoted_and_a_worse_one_is_not(
+    mongo_db, mlflow_store, make_client, better
+) -> None:
+    replay = Replay(mongo_db, _series())
+    good = train_series(TrainingConfig(collection="readings", filter=FILTER, window_size=24))
+    poor = train_series(TrainingConfig(collection="readings", filter=FILTER, window_size=24, epochs=2))
+    assert (good["decision"], poor["decision"]) == ("promoted", "challenger")
+    client = registry.client(get_settings())
+    if better:  # the poor version serves and the good one waits behind it
+        client.set_registered_model_alias(MODEL, "champion", poor["version"])
+        client.set_registered_model_alias(MODEL, "challenger", good["version"])
+    api = make_client()
+    assert poll_until(lambda: MODEL in api.app.state.mlts.store.challengers, 10)
+
+    replay.run(api, 80)
+    found = monitor_series(MODEL)
+    test = found["live_test"]
+    champion = client.get_model_version_by_alias(MODEL, "champion")
+    if better:
+        assert test["p_value"] < 0.05 and str(champion.version) == good["version"]
+        assert "on live evidence" in found["action"]
+        assert (
+            champion.tags["mlts.promoted_by"] == "live evidence" and "Diebold-Mariano" in champion.tags["mlts.reason"]
+        )
+    else:
+        assert str(champion.version) == good["version"] and "live evidence" not in found["action"]

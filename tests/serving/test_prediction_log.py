@@ -1,0 +1,73 @@
+"""The prediction log: what /predict records (off the request path), the shadow challenger, and
+the switch that turns it off."""
+
+import time
+
+import numpy as np
+import pytest
+
+from core.processes import poll_until
+from core.settings import get_settings
+from core.training_config import TrainingConfig
+from pipelines.flows import train_series
+from tests.series_data import daily_series
+from tests.serving.conftest import FILTER_S1, MODEL_S1
+
+LOG = "mlts_predictions"
+
+
+def _points(values: np.ndarray, start_ms: int = 1_706_745_600_000) -> list[dict]:
+    return [{"timestamp": start_ms + i * 3_600_000, "value": float(v)} for i, v in enumerate(values)]
+
+
+def _logged(mongo_db, count: int) -> list[dict]:
+    assert poll_until(lambda: mongo_db[LOG].count_documents({}) >= count, 10), "nothing reached the prediction log"
+    return list(mongo_db[LOG].find({}, {"_id": 0}))
+
+
+def test_a_forecast_with_timestamps_is_logged_with_its_model_and_series(api, mongo_db) -> None:
+    answer = api.post("/predict", json={"data": _points(daily_series()[-30:]), "horizon": 3})
+    assert answer.status_code == 200
+    body = answer.json()
+    (doc,) = _logged(mongo_db, 1)
+    assert (doc["model"], doc["version"], doc["role"]) == (MODEL_S1, "1", "champion")
+    assert doc["series"] == {"collection": "readings", "value_field": "value", "timestamp_field": "timestamp"} | {
+        "filter": FILTER_S1
+    }
+    stamps = [np.datetime64(p["timestamp"].rstrip("Z"), "ms").astype(np.int64) for p in body["predictions"]]
+    assert doc["target_ms"] == stamps and doc["first_target_ms"] == stamps[0]
+    assert doc["value"] == pytest.approx([p["value"] for p in body["predictions"]], rel=1e-12)
+    assert doc["lower"] == pytest.approx([p["lower"] for p in body["predictions"]], rel=1e-12)
+    assert len(doc["request_id"]) == 32 and doc["issued_at"].year >= 2026
+
+
+def test_a_forecast_of_a_named_series_is_logged_under_that_series(api, mongo_db) -> None:
+    answer = api.post("/predict", json={"collection_name": "readings", "filter": FILTER_S1, "horizon": 2})
+    assert answer.status_code == 200, answer.text
+    (doc,) = _logged(mongo_db, 1)
+    assert doc["series"]["collection"] == "readings" and doc["series"]["filter"] == FILTER_S1
+    assert len(doc["target_ms"]) == 2 and doc["role"] == "champion"
+
+
+def test_the_challenger_forecasts_in_the_shadow_and_is_logged_not_answered(champion, make_client, mongo_db) -> None:
+    worse = train_series(TrainingConfig(collection="readings", filter=FILTER_S1, window_size=12, epochs=1))
+    assert worse["decision"] == "challenger"
+    api = make_client()
+    assert poll_until(lambda: MODEL_S1 in api.app.state.mlts.store.challengers, 10)
+    answer = api.post("/predict", json={"data": _points(daily_series()[-30:]), "horizon": 2})
+    assert answer.status_code == 200 and answer.json()["model"]["version"] == "1"
+    docs = {doc["role"]: doc for doc in _logged(mongo_db, 2)}
+    assert (docs["champion"]["version"], docs["challenger"]["version"]) == ("1", "2")
+    assert docs["champion"]["request_id"] == docs["challenger"]["request_id"]
+    assert docs["champion"]["target_ms"] == docs["challenger"]["target_ms"]
+    assert docs["champion"]["value"] != pytest.approx(docs["challenger"]["value"])
+
+
+def test_prediction_log_off_records_nothing(champion, make_client, mongo_db) -> None:
+    api = make_client(PREDICTION_LOG="off")
+    for _ in range(3):
+        assert api.post("/predict", json={"data": _points(daily_series()[-30:])}).status_code == 200
+    time.sleep(1.5)  # three flush periods
+    assert mongo_db[LOG].count_documents({}) == 0
+    assert api.get("/monitoring").json()["prediction_log"]["enabled"] is False
+    get_settings.cache_clear()
