@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install demo test lock clean bench
+.PHONY: install demo test browser lock clean bench
 
 install: $(STAMP)
 
@@ -20,8 +20,15 @@ demo: install
 	$(BIN)/mlts up
 	$(BIN)/mlts demo
 
-test: install
+test: install browser
 	$(BIN)/python -m pytest
+
+# Headless Chromium for the tests that open pages (the monitoring report, /docs offline), from
+# Debian's packages; where it cannot be installed those tests are skipped and say why.
+browser:
+	@command -v chromium >/dev/null || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] \
+		&& (apt-get install -y -qq chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)) \
+		|| echo "chromium not installed: the browser tests will be skipped"; }
 
 # Re-pin every dependency after changing pyproject.toml (needs the package index).
 lock:

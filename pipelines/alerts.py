@@ -54,7 +54,7 @@ def _post(url: str, alert: dict[str, Any]) -> bool:
 
 def on_conditions(
     settings: Settings, model: str, doc: dict, joined: live.Joined, now: datetime, previous: dict
-) -> dict[str, Any] | None:
+) -> list[dict[str, Any]]:
     """One alert per condition as it starts (not again while it lasts)."""
     was = previous.get("conditions") or {}
     champion = doc["roles"].get("champion") or {}
@@ -72,11 +72,11 @@ def on_conditions(
         "coverage": f"live interval coverage {coverage} below the {settings.interval_level:.0%} level over {n} actuals",
         "silent": f"no actual values for {live.silent_for(joined, now.timestamp() * 1000):.0f} steps of due forecasts",
     }
-    sent = None
-    for kind, active in conditions.items():
-        if active and not was.get(kind):
-            sent = send(settings, kind, model, seen[kind], doc["action"], {"roles": doc["roles"]})
-    return sent
+    return [
+        send(settings, kind, model, seen[kind], doc["action"], {"roles": doc["roles"]})
+        for kind, active in conditions.items()
+        if active and not was.get(kind)
+    ]
 
 
 def drift_words(drift: dict[str, Any]) -> str:

@@ -26,9 +26,11 @@ from core.series import SeriesSpec
 from core.settings import Settings, get_settings
 from core.training_config import TrainingConfig, load_retrain_config
 from ml import monitoring as stats
-from pipelines import alerts, live, reports
+from pipelines import alerts, live, monitoring_runs, report, reports
 from pipelines.flows import train_series
 from pipelines.promotion import Decision, apply
+
+EVENTS_KEPT = 50
 
 
 @flow(name="monitor-series", log_prints=True)
@@ -113,11 +115,41 @@ def assess(db: Database, settings: Settings, model: str, now: datetime) -> dict[
         action, doc["last_retrain"] = _retrain(client, settings, spec, champion, joined, since_ms, drift, previous, now)
         actions.append(action)
     doc["action"] = "; ".join(a for a in actions if a) or "none"
+    sent = alerts.on_conditions(settings, model, doc, joined, now, previous)
+    doc["last_alert"] = sent[-1] if sent else previous.get("last_alert")
+    events = _events(doc, previous, sent, performance, targets, joined.newest_actual_ms, now)
+    doc["events"] = (list(previous.get("events") or []) + events)[-EVENTS_KEPT:]
     doc["last_retrain"] = doc.get("last_retrain") or previous.get("last_retrain")
-    doc["last_alert"] = alerts.on_conditions(settings, model, doc, joined, now, previous) or previous.get("last_alert")
-    _record(client, settings, model, roles, drift, now)
+    doc["interval_level"] = settings.interval_level
+    runs = monitoring_runs.record(client, settings, model, roles, drift, now)
+    doc["report_html"] = report.render(doc, joined, str(champion.version))
+    if str(champion.version) in runs:
+        client.log_text(runs[str(champion.version)], doc["report_html"], "monitoring/report.html")
     logger.info("%s: %s", model, _line(doc))
     return _store(db, doc)
+
+
+def _events(
+    doc: dict,
+    previous: dict,
+    sent: list[dict],
+    performance: Any,
+    targets: np.ndarray,
+    newest: int | None,
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """What happened in this pass worth a line in the report (and a marker on its charts)."""
+    events = []
+    if doc["drift"]["detected"] and not (previous.get("conditions") or {}).get("drift"):
+        index = performance.index if performance.detected else None
+        at = int(targets[index]) if index is not None and index < len(targets) else None
+        events.append({"at": now, "kind": "drift", "text": alerts.drift_words(doc["drift"]), "target_ms": at})
+    if doc.get("last_retrain"):
+        events.append({"at": now, "kind": "retraining", "text": doc["action"], "target_ms": newest})
+    if "on live evidence" in doc["action"]:
+        events.append({"at": now, "kind": "promotion", "text": doc["action"], "target_ms": newest})
+    events += [{"at": now, "kind": f"alert ({a['kind']})", "text": a["seen"], "target_ms": None} for a in sent]
+    return events
 
 
 def _evidence(test: Any) -> dict[str, Any]:
@@ -230,41 +262,6 @@ def _retrain(
 
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def _record(client: Any, settings: Settings, model: str, roles: dict, drift: dict, now: datetime) -> None:
-    """Tags on each measured version and a point in its monitoring run's metric history."""
-    from mlflow.entities import Metric
-
-    stamp = int(now.timestamp() * 1000)
-    for role, figures in roles.items():
-        if not figures.get("n"):
-            continue
-        version = figures["version"]
-        for key in ("rmse", "mae", "coverage", "bias", "n"):
-            if figures.get(key) is not None:
-                client.set_model_version_tag(model, version, f"mlts.live_{key}", str(figures[key]))
-        run_id = _monitoring_run(client, settings, model, version)
-        metrics = {f"live_{k}": figures.get(k) for k in ("rmse", "mae", "mase", "coverage", "bias", "n")}
-        metrics["drift_detected"] = 1.0 if drift["detected"] else 0.0
-        step = int(now.timestamp())
-        batch = [Metric(k, float(v), stamp, step) for k, v in metrics.items() if v is not None and math.isfinite(v)]
-        client.log_batch(run_id, metrics=batch)
-
-
-def _monitoring_run(client: Any, settings: Settings, model: str, version: str) -> str:
-    experiment = registry.experiment_id(client, model, settings)
-    found = client.search_runs(
-        [experiment], f"tags.`mlts.monitoring_of` = '{version}'", max_results=1, order_by=["attributes.start_time DESC"]
-    )
-    if found:
-        return found[0].info.run_id
-    run = client.create_run(
-        experiment,
-        run_name=f"monitor {model} v{version}",
-        tags={Tag.SERIES: model, "mlts.monitoring_of": version, "mlts.kind": "monitoring"},
-    )
-    return run.info.run_id
 
 
 def _line(doc: dict[str, Any]) -> str:

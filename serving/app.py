@@ -38,7 +38,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         database_,
         Trainings(settings, store),
         PredictionLog(settings, database_),
-        LiveFigures(database_),
+        LiveFigures(database_, store),
     )
 
     @asynccontextmanager

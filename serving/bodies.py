@@ -10,7 +10,20 @@ from starlette.responses import Response
 from core.errors import InvalidInput
 
 JSON = "application/json"
-_encode = msgspec.json.Encoder().encode
+
+
+def _plain(value: Any) -> Any:
+    """What msgspec does not know: subclasses of int and float (BSON's Int64), numpy scalars, ids."""
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if hasattr(value, "item"):
+        return value.item()
+    return str(value)
+
+
+_encode = msgspec.json.Encoder(enc_hook=_plain).encode
 
 
 def json_response(payload: Any, status: int = 200) -> Response:

@@ -1,7 +1,7 @@
 """`/monitoring`: how the served forecasts turn out, as the monitoring flow last measured them."""
 
 from fastapi import APIRouter
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 
 from core.errors import NotFound
 from serving.bodies import json_response
@@ -39,3 +39,20 @@ async def monitoring_of(model: str, state: StateDep) -> Response:
         known = ", ".join(sorted(state.live.documents)) or "none yet (run `mlts monitor`)"
         raise NotFound(f"model {model!r} has not been monitored; monitored models: {known}")
     return json_response(doc)
+
+
+@router.get(
+    "/reports/{model}",
+    summary="The monitoring report of one model (HTML)",
+    response_class=HTMLResponse,
+    responses=errors(404, 503),
+)
+async def report(model: str, state: StateDep) -> Response:
+    """Forecasts against actuals with their interval, live error over time against the holdout's,
+    coverage, the drift tests, and the retrainings, promotions and alerts they caused: one page
+    with no script and nothing loaded from elsewhere, written by the last `mlts monitor`."""
+    with state.database.answering():
+        page = await state.live.report(model)
+    if page is None:
+        raise NotFound(f"no monitoring report for {model!r} yet: run `mlts monitor` after forecasts were logged")
+    return HTMLResponse(page)

@@ -15,7 +15,7 @@ import httpx
 import pytest
 import yaml
 
-from core.processes import Child, free_port
+from core.processes import Child, free_port, poll_until
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
@@ -210,8 +210,12 @@ def test_api_and_scheduler_commands_serve_against_the_stack(
         assert state == "COMPLETED", (tmp_path / "scheduler.log").read_text()[-3000:]
 
         api.wait_http(f"http://127.0.0.1:{port}/ready", timeout=30)
-        health = httpx.get(f"http://127.0.0.1:{port}/health").json()
-        assert {"name": "readings.value.sensor_id-s2", "version": "1"} in health["models"]
+        wanted = {"name": "readings.value.sensor_id-s2", "version": "1"}
+
+        def served() -> bool:  # within a few of the API's 1 s refreshes
+            return wanted in httpx.get(f"http://127.0.0.1:{port}/health").json()["models"]
+
+        assert poll_until(served, 30), httpx.get(f"http://127.0.0.1:{port}/health").json()
         points = [{"timestamp": i * 3_600_000, "value": float(i % 7)} for i in range(12)]
         assert httpx.post(f"http://127.0.0.1:{port}/predict", json={"data": points}).status_code == 200
         train = httpx.post(f"http://127.0.0.1:{port}/train", json={"collection_name": "readings"})

@@ -16,6 +16,7 @@ from core.settings import get_settings
 from core.training_config import TrainingConfig
 from pipelines.flows import train_series
 from pipelines.monitoring import monitor_series
+from tests import browser
 from tests.series_data import daily_series, documents
 
 FILTER = {"additional_features.sensor_id": "s1"}
@@ -74,7 +75,7 @@ def _series(n: int = 1300, shift_at: int | None = None, shift: float = 3.0) -> n
 
 
 def test_calm_series_raises_no_drift_and_a_level_shift_is_caught_retrained_and_alerted(
-    mongo_db, mlflow_store, make_client, webhook, monkeypatch
+    mongo_db, mlflow_store, make_client, webhook, tmp_path
 ) -> None:
     url, alerts = webhook
     replay = Replay(mongo_db, _series(shift_at=TRAINED + 150))
@@ -121,9 +122,23 @@ def test_calm_series_raises_no_drift_and_a_level_shift_is_caught_retrained_and_a
     assert recovered["rmse"] < 0.7 * shifted_rmse and again["drift"]["performance"]["detected"] is False
     assert len(alerts) == sent  # an alert when a condition starts, not again while it lasts
 
+    page = api.get(f"/reports/{MODEL}")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    text = page.text
+    assert "<script" not in text and "http://" not in text.replace("http://www.w3.org/2000/svg", "")
+    assert text.count("<svg") == 3 and "retraining" in text and "alert (drift)" in text
+    file = tmp_path / "report.html"
+    file.write_text(text)
+    colours, inked = browser.not_blank(browser.screenshot(file.as_uri(), tmp_path / "report.png"))
+    assert colours > 20 and inked > 0.03, (colours, inked)
+    assert api.get("/reports/nobody").status_code == 404
+
     live = api.get(f"/monitoring/{MODEL}").json()
     assert live["roles"]["champion"]["rmse"] == pytest.approx(again["roles"]["champion"]["rmse"])
     assert api.get("/model/info").json()["live"]["champion"]["n"] == again["roles"]["champion"]["n"]
+    served = api.app.state.mlts.store.models[MODEL]  # serves the intervals recalibrated on its live errors
+    assert again["intervals"]["version"] == served.version == retrain["version"]
+    assert served.model.intervals.upper.tolist() == pytest.approx(again["intervals"]["upper"])
     version = again["roles"]["champion"]["version"]
     tags = client.get_model_version(MODEL, version).tags
     assert float(tags["mlts.live_rmse"]) == pytest.approx(again["roles"]["champion"]["rmse"])
