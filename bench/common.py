@@ -127,3 +127,16 @@ def ensure_champion() -> str:
 
         train_series(TrainingConfig(collection="bench_online", window_size=24))
     return ONLINE_MODEL
+
+
+def ensure_challenger() -> None:
+    """A second, deliberately undertrained version of the online model behind the challenger
+    alias: what the shadow forecasts with."""
+    from core.registry import client, version_by_alias
+    from core.training_config import TrainingConfig
+
+    settings = get_settings()
+    if version_by_alias(client(settings), ONLINE_MODEL, settings.challenger_alias) is None:
+        from pipelines.flows import train_series
+
+        train_series(TrainingConfig(collection="bench_online", window_size=24, epochs=2))

@@ -5,7 +5,7 @@ and a bare Starlette app that only parses the body (the ceiling), one worker eac
 import json
 import os
 
-from bench.common import BIN, ensure_champion, mlts_serve, start, synthetic, wait_post
+from bench.common import BIN, ensure_challenger, ensure_champion, mlts_serve, start, synthetic, wait_post
 from bench.loadgen import request_bytes, run_load
 from bench.report import Report, run_alone
 from core.processes import free_port
@@ -27,11 +27,14 @@ def request_bodies() -> tuple[bytes, bytes]:
 
 def run(report: Report) -> None:
     name = ensure_champion()
+    ensure_challenger()  # so the default server also forecasts in the shadow, as it would in production
     mlts_body, mlflow_body = request_bodies()
     total = int(os.environ.get("BENCH_REQUESTS", "4000"))
     uvicorn_flags = ["--workers", "1", "--no-access-log"]
+    quiet = {"PREDICTION_LOG": "off", "SHADOW_CHALLENGER": "false"}
     servers = {
         "mlts serve /predict": (lambda p: mlts_serve(p), "/predict", mlts_body),
+        "mlts serve, log and shadow off": (lambda p: mlts_serve(p), "/predict", mlts_body, quiet),
         "mlflow models serve": (
             lambda p: [
                 str(BIN / "mlflow"),
@@ -68,9 +71,9 @@ def run(report: Report) -> None:
     }
     env = {"MODEL_NAME": name, "LOG_LEVEL": "WARNING", "MLFLOW_TRACKING_URI": get_settings().tracking_uri}
     results = {}
-    for label, (command, path, body) in servers.items():
+    for label, (command, path, body, *extra) in servers.items():
         port = free_port()
-        with start(command(port), label, env) as server:
+        with start(command(port), label, env | (extra[0] if extra else {})) as server:
             wait_post(server, f"http://127.0.0.1:{port}{path}", body)
             request = request_bytes("127.0.0.1", port, path, body)
             results[label] = {c: run_load("127.0.0.1", port, request, c, total) for c in LEVELS}
@@ -104,6 +107,17 @@ def run(report: Report) -> None:
         a[8].rps >= 0.6 * c[8].rps,
     )
     report.target("/predict p99 at 8 connections", "< 5 ms", f"{a[8].percentile(99):.2f} ms", a[8].percentile(99) < 5)
+    off = results["mlts serve, log and shadow off"]
+    report.target(
+        "/predict with prediction log and shadow challenger vs both off, 8 connections",
+        ">= 90 %",
+        f"{a[8].rps / off[8].rps:.0%}",
+        a[8].rps >= 0.9 * off[8].rps,
+    )
+    added = a[8].percentile(99) - off[8].percentile(99)
+    report.target(
+        "/predict p99 added by the log and the shadow, 8 connections", "< 1 ms", f"{added:+.2f} ms", added < 1
+    )
     report.table(
         "online",
         "1. Online prediction (48 points, window 24, one worker unless noted)",

@@ -1,10 +1,10 @@
 """`make bench`: every benchmark in one run on this machine, written to bench/results.md.
-`python -m bench.run [predict batch training ingestion retrain footprint]` (default: all); each
-also runs alone as `python -m bench.<name>`."""
+`python -m bench.run [predict batch training ingestion retrain footprint monitor cold fleet_registry]`
+(default: all); each also runs alone as `python -m bench.<name>`."""
 
 import sys
 
-from bench import batch, cold, footprint, ingestion, predict, retrain, training
+from bench import batch, cold, fleet_registry, footprint, ingestion, monitor, predict, retrain, training
 from bench.common import setup, teardown
 from bench.report import Report
 
@@ -15,9 +15,22 @@ BENCHMARKS = {
     "ingestion": ingestion.run,
     "retrain": retrain.run,
     "footprint": footprint.run,
+    "monitor": monitor.run,
     "cold": cold.run,
+    "fleet_registry": fleet_registry.run,
 }
-ORDER = ["online", "batch", "training", "ingestion", "retrain", "footprint", "cold"]
+ORDER = [
+    "online",
+    "batch",
+    "training",
+    "ingestion",
+    "retrain",
+    "retrain_fleet",
+    "footprint",
+    "monitor",
+    "cold",
+    "fleet_registry",
+]
 
 
 def plan(names: list[str]) -> list[str]:

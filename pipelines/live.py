@@ -18,7 +18,6 @@ from core.series import SeriesSpec
 from ml import monitoring as stats
 
 REFERENCE_POINTS = 500  # actuals before the first logged forecast: the data-drift reference
-_FIELDS = ("version", "role", "series", "issued_at", "target_ms", "value", "lower", "upper")
 
 
 @dataclass(frozen=True)
@@ -48,9 +47,10 @@ class Forecasts:
 
 
 def load_forecasts(db: Database, collection: str, model: str, since: datetime) -> Forecasts:
-    documents = list(
-        db[collection].find({"model": model, "issued_at": {"$gte": since}}, dict.fromkeys(_FIELDS, 1) | {"_id": 0})
-    )
+    # By model alone, so the server walks that index (nx-27017 uses one index per query, and
+    # issued_at would match almost every forecast); the window is cut here. No projection: on
+    # the embedded server it costs more than the fields it leaves out.
+    documents = [d for d in db[collection].find({"model": model}) if _aware(d["issued_at"]) >= since]
     lengths = np.array([len(d["target_ms"]) for d in documents], dtype=np.int64)
 
     def column(name: str) -> np.ndarray:
@@ -103,7 +103,10 @@ def join(db: Database, spec: SeriesSpec, forecasts: Forecasts, step_ms: float) -
         actuals.values,
         np.timedelta64(int(step_ms / 2), "ms"),
     )
-    actual = np.where(matched, actuals.values[np.clip(index, 0, max(len(actuals.values) - 1, 0))], np.nan)
+    if len(actuals.values):
+        actual = np.where(matched, actuals.values[np.clip(index, 0, len(actuals.values) - 1)], np.nan)
+    else:  # nothing has arrived (yet): every forecast unmatched
+        actual, matched = np.full(len(forecasts), np.nan), np.zeros(len(forecasts), dtype=bool)
     before = times_ms < first - step_ms / 2
     return Joined(
         forecasts=forecasts,
@@ -119,6 +122,10 @@ def join(db: Database, spec: SeriesSpec, forecasts: Forecasts, step_ms: float) -
 
 def _datetime(milliseconds: float) -> datetime:
     return datetime.fromtimestamp(0, UTC) + timedelta(milliseconds=milliseconds)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def iso(milliseconds: float) -> str:

@@ -7,8 +7,10 @@ with logged forecasts. Each writes its findings to the model's document in `mlts
 run per version in the series' experiment, so the MLflow UI plots live error over time.
 """
 
+import contextvars
 import json
 import math
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -31,6 +33,7 @@ from pipelines.flows import train_series
 from pipelines.promotion import Decision, apply
 
 EVENTS_KEPT = 50
+WORKERS = 4
 
 
 @flow(name="monitor-series", log_prints=True)
@@ -43,8 +46,8 @@ def monitor_series(model: str) -> dict[str, Any]:
 
 @flow(name="monitor-all", log_prints=True)
 def monitor_all(config_path: str | None = None, models: list[str] | None = None) -> dict[str, Any]:
-    """Every model of the config file (or those named, or every model with logged forecasts),
-    one after the other; a table artifact summarises what was seen and done."""
+    """Every model of the config file (or those named, or every model with logged forecasts), a
+    few at a time; a table artifact summarises what was seen and done."""
     settings = get_settings()
     logger = get_run_logger()
     now = datetime.now(UTC)
@@ -55,13 +58,18 @@ def monitor_all(config_path: str | None = None, models: list[str] | None = None)
             names += [config.spec.model_name for config in load_retrain_config(config_path)]
         if not names:
             names = sorted(db[settings.prediction_log_collection].distinct("model"))
-        results = []
-        for name in names:
+
+        def one(name: str) -> dict[str, Any]:
             try:
-                results.append(assess(db, settings, name, now))
+                return assess(db, settings, name, now)
             except Exception as exc:  # noqa: BLE001 - one model failing never stops the others
-                logger.error("monitoring %s failed: %s", name, exc)
-                results.append({"model": name, "status": "failed", "action": f"monitoring failed: {exc}"})
+                logger.error("monitoring %s failed: %s", name, exc, exc_info=True)
+                return {"model": name, "status": "failed", "action": f"monitoring failed: {exc}"}
+
+        # Threads overlap the waits on Mongo and MLflow; each carries this flow run's context.
+        with ThreadPoolExecutor(max_workers=max(1, min(WORKERS, len(names)))) as pool:
+            contexts = [contextvars.copy_context() for _ in names]  # copied here, in the flow's thread
+            results = list(pool.map(lambda context, name: context.run(one, name), contexts, names))
         cutoff = now - timedelta(days=settings.prediction_log_retention_days)
         pruned = db[settings.prediction_log_collection].delete_many({"issued_at": {"$lt": cutoff}}).deleted_count
     reports.monitoring_table(results)
