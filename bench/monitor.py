@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 
+from bench import retrain
 from bench.common import database
 from bench.report import Report, run_alone
 from core import registry
@@ -56,16 +57,10 @@ def run(report: Report) -> None:
     from pipelines.monitoring import monitor_all
 
     count = int(os.environ.get("BENCH_SERIES", "100"))
-    configs = [
-        TrainingConfig(collection="bench_many", filter={"additional_features.sensor_id": f"s{i:03d}"}, window_size=24)
-        for i in range(count)
-    ]
+    configs = retrain.series_of(count)
     names = _champions(count)
     if len(names) < count:  # run alone: train the retrain benchmark's series first
-        from bench import retrain
-
-        retrain.seed(count)
-        retrain_all(series=configs)
+        retrain_all(series=retrain.seed(count))
         names = _champions(count)
     db = database()
     db[get_settings().prediction_log_collection].drop()

@@ -15,26 +15,35 @@ from core.training_config import TrainingConfig
 POINTS = 5000
 
 
-def seed(count: int) -> None:
-    """`count` sensors of POINTS hourly readings in one collection, as a plant's would be."""
+def series_of(count: int, collection: str = "bench_many", sensor: str = "s{:03d}") -> list[TrainingConfig]:
+    return [
+        TrainingConfig(
+            collection=collection, filter={"additional_features.sensor_id": sensor.format(i)}, window_size=24
+        )
+        for i in range(count)
+    ]
+
+
+def seed(count: int, points: int = POINTS, collection: str = "bench_many", sensor: str = "s{:03d}") -> list:
+    """`count` sensors of `points` hourly readings in one collection, as a plant's would be; their configs."""
     frame = pd.concat(
-        [frame_of(synthetic(POINTS, seed=100 + i), sensor=f"s{i:03d}") for i in range(count)], ignore_index=True
+        [frame_of(synthetic(points, seed=100 + i), sensor=sensor.format(i)) for i in range(count)], ignore_index=True
     )
-    ingest_frame(database(), frame, "bench_many", drop=True)
+    ingest_frame(database(), frame, collection, drop=True)
+    return series_of(count, collection, sensor)
+
+
+def _timed(series: list[TrainingConfig]) -> tuple[dict, float]:
+    from pipelines.flows import retrain_all
+
+    started = time.perf_counter()
+    summary = retrain_all(series=series, task_runner="threads")
+    return summary, time.perf_counter() - started
 
 
 def run(report: Report) -> None:
-    from pipelines.flows import retrain_all
-
     count, n = int(os.environ.get("BENCH_SERIES", "100")), POINTS
-    seed(count)
-    series = [
-        TrainingConfig(collection="bench_many", filter={"additional_features.sensor_id": f"s{i:03d}"}, window_size=24)
-        for i in range(count)
-    ]
-    started = time.perf_counter()
-    summary = retrain_all(series=series, task_runner="threads")
-    wall = time.perf_counter() - started
+    summary, wall = _timed(seed(count))
     fits = sum(o["timings"]["fit"] for o in summary["results"] if o.get("timings"))
     workers = min(8, (os.cpu_count() or 1) + 2)
     overhead = (wall * workers - fits) / count / workers
@@ -65,19 +74,7 @@ def run(report: Report) -> None:
 def _fleet(report: Report, count: int, points: int = 2000) -> None:
     """BENCH_FLEET=1000: a plant's fleet, `count` series of `points`, on the thread pool (about
     25 minutes on 2 cores, so not in the default run)."""
-    from pipelines.flows import retrain_all
-
-    frame = pd.concat(
-        [frame_of(synthetic(points, seed=500 + i), sensor=f"f{i:04d}") for i in range(count)], ignore_index=True
-    )
-    ingest_frame(database(), frame, "bench_fleet", drop=True)
-    series = [
-        TrainingConfig(collection="bench_fleet", filter={"additional_features.sensor_id": f"f{i:04d}"}, window_size=24)
-        for i in range(count)
-    ]
-    started = time.perf_counter()
-    summary = retrain_all(series=series, task_runner="threads")
-    wall = time.perf_counter() - started
+    summary, wall = _timed(seed(count, points, "bench_fleet", "f{:04d}"))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     report.target(f"retrain_all, {count} series x {points:,} points", "< 600 s", f"{wall:.0f} s", wall < 600)
     report.table(

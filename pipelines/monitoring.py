@@ -1,6 +1,5 @@
 """The monitoring flows: how each served model's forecasts turned out, whether its series
 drifted, and what mlts does about it (retrain, promote the challenger on live evidence, alert).
-
 `monitor_series` assesses one model; `monitor_all` every model of a config file, or every model
 with logged forecasts. Each writes its findings to the model's document in `mlts_monitoring`
 (which the API reads), as tags on the versions (`mlts.live_*`) and as metrics of a monitoring

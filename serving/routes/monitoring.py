@@ -44,8 +44,7 @@ async def monitoring_of(model: str, state: StateDep) -> Response:
 @router.get(
     "/reports/{model}",
     summary="The monitoring report of one model (HTML)",
-    response_class=HTMLResponse,
-    responses=errors(404, 503),
+    responses={200: {"description": "The report page", "content": {"text/html": {}}}, **errors(404, 503)},
 )
 async def report(model: str, state: StateDep) -> Response:
     """Forecasts against actuals with their interval, live error over time against the holdout's,
