@@ -43,11 +43,14 @@ def _fleet(count: int) -> tuple[object, float]:
     client = registry.client(settings)
     (first,) = registry.promoted_models(client, settings.model_alias)
     source = client.get_model_version(first.name, first.version)
+    # The logged model's own folder: a `models:/m-…` source would be looked up in the process's
+    # default tracking store, not this one.
+    location = client.get_logged_model(source.model_id).artifact_location if source.model_id else source.source
     started = time.perf_counter()
     for i in range(1, count):
         name = f"fleet.value.sensor_id-f{i:04d}"
         client.create_registered_model(name)
-        version = client.create_model_version(name, source.source, run_id=source.run_id)
+        version = client.create_model_version(name, location, run_id=source.run_id)
         client.set_registered_model_alias(name, settings.model_alias, version.version)
         at = f"2026-01-01T00:{i % 60:02d}"
         registry.record_alias(client, name, settings.model_alias, version.version, source.run_id, at, "1.0")

@@ -24,32 +24,39 @@ def _champions(count: int) -> list[str]:
     return sorted(n for n in names if n.startswith("bench_many."))[:count]
 
 
-def _log(db, name: str, config: TrainingConfig, version: str) -> int:
-    """The last FORECASTS points of the series, forecast one step ahead with a small error, as the
-    API would have logged them."""
+def _log(db, name: str, config: TrainingConfig, version: str, per_document: int = 50) -> int:
+    """The last FORECASTS points of the series, forecast one step ahead with a small error, logged
+    as the API's writer logs them (documents of `per_document` forecasts, about what one flush
+    holds for one model at a few hundred requests a second spread over a fleet)."""
     frame = read_series(db, config.spec, limit=FORECASTS)
-    stamps = frame["timestamp_utc"].dt.tz_convert(None).to_numpy(dtype="datetime64[ms]").astype(np.int64)
+    stamps = frame["timestamp_utc"].dt.tz_convert(None).to_numpy(dtype="datetime64[ms]").astype(np.int64).tolist()
     values = frame["value_float"].to_numpy()
-    noise = np.random.default_rng(len(name)).normal(0, 0.5, len(values))
+    forecast = (values + np.random.default_rng(len(name)).normal(0, 0.5, len(values))).tolist()
     now = datetime.now(UTC)
-    docs = [
-        {
-            "model": name,
-            "version": version,
-            "role": "champion",
-            "series": config.spec.to_dict(),
-            "request_id": f"{name}-{i}",
-            "issued_at": now,
-            "first_target_ms": int(t),
-            "target_ms": [int(t)],
-            "value": [float(v + e)],
-            "lower": [float(v + e - 1.0)],
-            "upper": [float(v + e + 1.0)],
-        }
-        for i, (t, v, e) in enumerate(zip(stamps, values, noise))
-    ]
+    docs = []
+    for begin in range(0, len(stamps), per_document):
+        part = slice(begin, begin + per_document)
+        targets, predicted = stamps[part], forecast[part]
+        docs.append(
+            {
+                "model": name,
+                "version": version,
+                "role": "champion",
+                "series": config.spec.to_dict(),
+                "issued_at": now,
+                "first_target_ms": targets[0],
+                "count": len(targets),
+                "request_id": [f"{name}-{begin + i}" for i in range(len(targets))],
+                "issued_ms": [int(now.timestamp() * 1000)] * len(targets),
+                "horizon": [1] * len(targets),
+                "target_ms": targets,
+                "value": predicted,
+                "lower": [v - 1.0 for v in predicted],
+                "upper": [v + 1.0 for v in predicted],
+            }
+        )
     db[get_settings().prediction_log_collection].insert_many(docs, ordered=False)
-    return len(docs)
+    return len(stamps)
 
 
 def run(report: Report) -> None:

@@ -33,6 +33,9 @@ class Report:
         print("\n" + text, flush=True)
         self.sections[key] = self.sections.get(key, "") + text
 
+    def failed(self, name: str, error: str) -> None:
+        self.target(f"benchmark {name} ran", "no error", error, False)
+
     def summary(self) -> str:
         rows = [f"| {n} | {w} | {m} | {'yes' if ok else '**no**'} |" for n, w, m, ok in self.targets]
         return "## Targets\n\n| what | target | measured | met |\n|---|---|---|---|\n" + "\n".join(rows) + "\n"

@@ -3,6 +3,7 @@
 (default: all); each also runs alone as `python -m bench.<name>`."""
 
 import sys
+import traceback
 
 from bench import batch, cold, fleet_registry, footprint, ingestion, monitor, predict, retrain, training
 from bench.common import setup, teardown
@@ -52,7 +53,11 @@ def main(names: list[str]) -> None:
     try:
         for name in plan(names):
             print(f"=== {name}", flush=True)
-            BENCHMARKS[name](report)
+            try:
+                BENCHMARKS[name](report)
+            except Exception as exc:  # noqa: BLE001 - one broken benchmark never loses the others' figures
+                traceback.print_exc()
+                report.failed(name, f"{type(exc).__name__}: {str(exc)[:300]}")
         report.write(ORDER)
     finally:
         teardown()

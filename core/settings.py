@@ -72,6 +72,15 @@ class Settings(BaseSettings):
     max_gap_points: int = _env(
         "MAX_GAP_POINTS", 6, "Longest gap, in missing points, that gaps=interpolate fills (linearly).", ge=1
     )
+    tune_time_budget: float = _env(
+        "TUNE_TIME_BUDGET",
+        60.0,
+        "Seconds the search of `mlts tune` may take per series (candidates left unscored).",
+        gt=0,
+    )
+    tune_max_candidates: int = _env(
+        "TUNE_MAX_CANDIDATES", 40, "Most candidates `mlts tune` backtests per series.", ge=1
+    )
     training_lock_ttl_seconds: int = _env(
         "TRAINING_LOCK_TTL_SECONDS", 3600, "After this long a training lock left by a dead process is broken.", ge=1
     )

@@ -95,6 +95,11 @@ class TrainingConfig(BaseModel):
     max_gap_points: int | None = Field(
         None, ge=1, le=100_000, description="Longest gap interpolate fills, in missing points (default MAX_GAP_POINTS)."
     )
+    tune: bool = Field(
+        False,
+        description="Choose window, differencing and seasonal lags by rolling-origin backtest on the training part "
+        "(TUNE_TIME_BUDGET, TUNE_MAX_CANDIDATES); each candidate is a child run.",
+    )
 
     @field_validator("collection", mode="wrap")
     @classmethod

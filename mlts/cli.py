@@ -24,7 +24,7 @@ def _bootstrap() -> None:
 
 for group, commands in {
     "Data": [data.mongo, data.seed],
-    "Training": [training.train, training.retrain, training.promote, training.models, training.schedule],
+    "Training": [training.train, training.tune, training.retrain, training.promote, training.models, training.schedule],
     "Serving": [serving.serve, serving.ui],
     "Monitoring": [monitoring.monitor],
     "Local stack": [stack.up, stack.status, stack.down],

@@ -88,6 +88,20 @@ def train(
     where_to_look(settings)
 
 
+@training_options
+def tune(
+    config: TrainingConfig,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    local: Annotated[
+        bool, typer.Option("--local", help="Train in this process even when the stack's API could (see `mlts up`).")
+    ] = False,
+) -> None:
+    """`mlts train --tune`: search window, differencing and seasonal lags by rolling-origin
+    backtest on the training part (one MLflow child run per candidate), fit the choice, score it
+    on the holdout it never saw, register it and put it through the champion gate."""
+    train.__wrapped__(config=config.model_copy(update={"tune": True}), as_json=as_json, local=local)
+
+
 def _train_here(config: TrainingConfig, settings: Settings) -> dict[str, Any]:
     from pipelines.flows import train_series, without_heartbeat
 

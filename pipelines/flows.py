@@ -34,7 +34,7 @@ from pipelines.runners import TaskRunnerName
 from pipelines.runners import task_runner as make_task_runner
 from pipelines.validation import ValidationFailed
 
-STEPS = ("load", "validate", "split", "fit", "evaluate", "log_run", "register", "promote")
+STEPS = ("load", "validate", "split", "tune", "fit", "evaluate", "log_run", "register", "promote")
 STEP_TASKS = SimpleNamespace(**{name: getattr(tasks, name) for name in STEPS})
 STEP_FUNCTIONS = SimpleNamespace(**{name: getattr(tasks, name).fn for name in STEPS})
 
@@ -126,7 +126,8 @@ def _train(
         raise ValidationFailed(report)
     data = steps.split(frame, hp, config, settings)
     lap("split")
-    model = steps.fit(data, hp, spec, settings.interval_level)
+    selected = steps.tune(run_id, data, hp, spec, settings) if config.tune else None
+    model = steps.fit(data, hp, spec, settings.interval_level, selected)
     lap("fit")
     metrics = steps.evaluate(model, data)
     lap("evaluate")

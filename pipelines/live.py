@@ -47,30 +47,39 @@ class Forecasts:
 
 
 def load_forecasts(db: Database, collection: str, model: str, since: datetime) -> Forecasts:
-    # By model alone, so the server walks that index (nx-27017 uses one index per query, and
-    # issued_at would match almost every forecast); the window is cut here. No projection: on
-    # the embedded server it costs more than the fields it leaves out.
-    documents = [d for d in db[collection].find({"model": model}) if _aware(d["issued_at"]) >= since]
+    """A model's logged forecasts issued since `since`, one row per forecast step.
+
+    A log document holds the forecasts of one model, version and role written together (the
+    API's writer groups each batch so; one request is the case of one): per forecast its request
+    id, issue time and horizon, and the steps of all of them flattened."""
+    # By model alone, so the server walks that index (nx-27017 uses one index per query); the
+    # window is cut here, per forecast. No projection: on nx it costs more than it saves.
+    documents = list(db[collection].find({"model": model}))
+    horizons = [d.get("horizon") or [len(d["target_ms"])] for d in documents]
+    issued = [d.get("issued_ms") or [int(d["issued_at"].timestamp() * 1000)] for d in documents]
     lengths = np.array([len(d["target_ms"]) for d in documents], dtype=np.int64)
+    total = int(lengths.sum())
+    per_forecast = np.fromiter(chain.from_iterable(horizons), dtype=np.int64)
+    starts = np.cumsum(per_forecast) - per_forecast
 
     def column(name: str) -> np.ndarray:
-        return np.fromiter(chain.from_iterable(d[name] for d in documents), dtype=np.float64, count=int(lengths.sum()))
+        return np.fromiter(chain.from_iterable(d[name] for d in documents), dtype=np.float64, count=total)
 
-    def repeated(values: list[Any], dtype: Any = object) -> np.ndarray:
-        return np.repeat(np.array(values, dtype=dtype), lengths)
+    def per_document(values: list[Any]) -> np.ndarray:
+        return np.repeat(np.array(values, dtype=object), lengths)
 
-    issued = [int(d["issued_at"].timestamp() * 1000) for d in documents]
-    step = np.concatenate([np.arange(1, n + 1) for n in lengths]) if len(lengths) else np.array([], dtype=np.int64)
+    issued_ms = np.repeat(np.fromiter(chain.from_iterable(issued), dtype=np.int64), per_forecast)
+    keep = issued_ms >= since.timestamp() * 1000
     latest = max(documents, key=lambda d: d["issued_at"], default=None)
     return Forecasts(
-        version=repeated([str(d["version"]) for d in documents]),
-        role=repeated([d["role"] for d in documents]),
-        step=step,
-        target_ms=column("target_ms").astype(np.int64),
-        issued_ms=repeated(issued, np.int64),
-        value=column("value"),
-        lower=column("lower"),
-        upper=column("upper"),
+        version=per_document([str(d["version"]) for d in documents])[keep],
+        role=per_document([d["role"] for d in documents])[keep],
+        step=(np.arange(total) - np.repeat(starts, per_forecast) + 1)[keep],
+        target_ms=column("target_ms").astype(np.int64)[keep],
+        issued_ms=issued_ms[keep],
+        value=column("value")[keep],
+        lower=column("lower")[keep],
+        upper=column("upper")[keep],
         series=latest.get("series") if latest else None,
     )
 

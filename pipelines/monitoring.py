@@ -21,7 +21,7 @@ from core import registry
 from core.errors import Conflict
 from core.locks import training_lock
 from core.mongo import connect, database_url
-from core.monitoring import MONITORING_COLLECTION
+from core.monitoring import MONITORING_COLLECTION, storable
 from core.registry import PROMOTED, Tag
 from core.series import SeriesSpec
 from core.settings import Settings, get_settings
@@ -280,21 +280,9 @@ def _line(doc: dict[str, Any]) -> str:
 
 
 def _store(db: Database, doc: dict[str, Any]) -> dict[str, Any]:
-    """Replace the model's document (delete and insert: the portable subset has no update)."""
+    """Replace the model's document (delete and insert: the portable subset has no update); the
+    findings are returned without the report page."""
     collection = db[MONITORING_COLLECTION]
     collection.delete_many({"_id": doc["_id"]})
-    collection.insert_many([_plain(doc)])
-    return doc
-
-
-def _plain(value: Any) -> Any:
-    """What BSON can store: numpy scalars and arrays become Python numbers and lists."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return value
+    collection.insert_many([storable(doc)])
+    return {k: v for k, v in doc.items() if k != "report_html"}

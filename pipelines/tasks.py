@@ -19,7 +19,7 @@ from core.training_config import TrainingConfig
 from ml import holdout_predictions
 from ml.forecaster import Hyperparameters, PerceptronForecaster
 from ml.windows import MIN_HOLDOUT, minimum_points
-from pipelines import promotion, tracking
+from pipelines import promotion, tracking, tuning
 from pipelines.training import Split, evaluate_forecaster, fit_forecaster, split_series
 from pipelines.validation import ValidationReport, validate_series
 
@@ -78,10 +78,31 @@ def split(frame: pd.DataFrame, hp: Hyperparameters, config: TrainingConfig, sett
     return result
 
 
+@task(name="tune", cache_policy=NO_CACHE)
+def tune(run_id: str, data: Split, hp: Hyperparameters, spec: SeriesSpec, settings: Settings) -> PerceptronForecaster:
+    selection = tuning.tune_forecaster(data, hp, settings.tune_time_budget, settings.tune_max_candidates)
+    tuning.log_selection(registry.client(settings), run_id, spec.model_name, selection)
+    get_run_logger().info(
+        "tuned on %d of %d candidates in %.1f s: %s (%s)",
+        len(selection.candidates),
+        selection.grid_size,
+        selection.seconds,
+        selection.strategy,
+        selection.reason,
+    )
+    return selection.model
+
+
 @task(name="fit", cache_policy=NO_CACHE)
-def fit(data: Split, hp: Hyperparameters, spec: SeriesSpec, interval_level: float) -> PerceptronForecaster:
+def fit(
+    data: Split,
+    hp: Hyperparameters,
+    spec: SeriesSpec,
+    interval_level: float,
+    selected: PerceptronForecaster | None = None,
+) -> PerceptronForecaster:
     logger = get_run_logger()
-    model = fit_forecaster(data, hp, spec, interval_level)
+    model = fit_forecaster(data, hp, spec, interval_level, selected=selected)
     logger.info("trained %d epochs (of at most %d), final loss %.6g", model.epochs_trained, hp.epochs, model.final_loss)
     return model
 
@@ -112,7 +133,8 @@ def log_run(
 ) -> str:
     client = registry.client(settings)
     spec = config.spec
-    tracking.log_params(client, run_id, tracking.training_params(spec, hp, data, settings, config.limit, fraction))
+    params = tracking.training_params(spec, hp, data, settings, config.limit, fraction)
+    tracking.log_params(client, run_id, {**params, "tune": config.tune})
     tracking.log_metrics(client, run_id, metrics, model.loss_history)
     tracking.log_dataset(client, run_id, spec, data, settings)
     tracking.log_artifacts(client, run_id, spec, model, data, holdout_predictions(model, data.values, data.start))

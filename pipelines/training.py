@@ -58,15 +58,23 @@ def split_series(
 
 
 def fit_forecaster(
-    split: Split, hp: Hyperparameters, spec: SeriesSpec, interval_level: float, progress_every: int = 1000
+    split: Split,
+    hp: Hyperparameters,
+    spec: SeriesSpec,
+    interval_level: float,
+    progress_every: int = 1000,
+    selected: PerceptronForecaster | None = None,
 ) -> PerceptronForecaster:
-    """Fit on the training part, then calibrate prediction intervals on the holdout it never saw."""
+    """Fit on the training part (or take the unit tuning chose, already fitted on it), then
+    calibrate prediction intervals on the holdout it never saw."""
 
     def progress(epoch: int, loss: float) -> None:
         log.info("epoch %d/%d: training loss %.6g", epoch, hp.epochs, loss)
 
-    model = PerceptronForecaster(hp)
-    model.fit(split.values[: split.start], progress=progress, progress_every=progress_every)
+    model = selected
+    if model is None:
+        model = PerceptronForecaster(hp)
+        model.fit(split.values[: split.start], progress=progress, progress_every=progress_every)
     model.intervals = calibrate(model.forecast_windows, split.values, split.start, model.window_size, interval_level)
     model.metadata = {
         "model_name": spec.model_name,

@@ -1,7 +1,7 @@
 """`mlts monitor` as a person runs it, over forecasts logged the way the API logs them."""
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -49,6 +49,8 @@ def test_monitor_prints_live_figures_and_json(mongo_db, mlflow_store, seed_serie
     seed_series(values=values)
     outcome = train_series(TrainingConfig(collection="readings", filter={"additional_features.sensor_id": "s1"}))
     _log_forecasts(mongo_db, values, 700, 60, offset=0.5)
+    old = {"model": NAME, "issued_at": datetime.now(UTC) - timedelta(days=40), "target_ms": [1], "value": [1.0]}
+    mongo_db.mlts_predictions.insert_many([old])  # past PREDICTION_LOG_RETENTION_DAYS (30)
 
     table = runner.invoke(app, ["monitor"])
     assert table.exit_code == 0, table.output
@@ -62,8 +64,22 @@ def test_monitor_prints_live_figures_and_json(mongo_db, mlflow_store, seed_serie
     every = [champion["rmse"], champion["mae"], -champion["bias"]]
     assert every == pytest.approx([0.5, 0.5, 0.5], rel=1e-9)  # every forecast was 0.5 too high
     assert champion["coverage"] == 1.0 and model["drift"]["performance"]["detected"] is False
+    assert mongo_db.mlts_predictions.count_documents({}) == 60  # the 40-day-old forecast was deleted
 
 
 def test_monitor_with_nothing_logged_says_so(mongo_db, mlflow_store) -> None:
     result = runner.invoke(app, ["monitor"])
     assert result.exit_code == 0 and "no model has logged forecasts yet" in result.output
+
+
+def test_a_series_whose_actuals_stopped_arriving_raises_an_alert(mongo_db, mlflow_store, seed_series) -> None:
+    values = daily_series()
+    seed_series(values=values[:780])  # the sensor went quiet after 780 readings
+    train_series(TrainingConfig(collection="readings", filter={"additional_features.sensor_id": "s1"}))
+    _log_forecasts(mongo_db, values, 740, 60, offset=0.0)  # forecasts up to 799, all due by now
+    found = runner.invoke(app, ["monitor", "--json"])
+    assert found.exit_code == 0, found.output
+    (model,) = json.loads(found.output)["models"]
+    assert model["conditions"]["silent"] is True and model["last_alert"]["kind"] == "silent"
+    assert "no actual values for 20 steps" in model["last_alert"]["seen"]
+    assert model["roles"]["champion"]["n"] == 40  # the 40 forecasts whose actuals did arrive

@@ -89,6 +89,10 @@ def test_calm_series_raises_no_drift_and_a_level_shift_is_caught_retrained_and_a
     assert champion["rmse"] < 2 * champion["holdout_rmse"]
     assert calm["drift"]["detected"] is False and calm["action"] == "none" and alerts == []
     assert 0.6 <= champion["coverage"] <= 1.0
+    api.get("/monitoring")  # the API reads the monitor's figures (it also does so every refresh period)
+    exported = api.get("/metrics").text
+    assert f'mlts_live_rmse{{model="{MODEL}",version="1",role="champion"}} {champion["rmse"]}' in exported
+    assert f'mlts_drift_detected{{model="{MODEL}",kind="performance"}} 0.0' in exported
 
     replay.run(api, 40)
     shifted = monitor_series(MODEL)
@@ -171,3 +175,15 @@ def test_a_challenger_better_on_live_data_is_promoted_and_a_worse_one_is_not(
         )
     else:
         assert str(champion.version) == good["version"] and "live evidence" not in found["action"]
+
+
+def test_a_calm_replay_as_long_as_the_shifted_one_raises_no_drift(mongo_db, mlflow_store, make_client) -> None:
+    """The false-alarm side of the replay above: the same series without the shift, 450 points."""
+    replay = Replay(mongo_db, _series())
+    assert train_series(TrainingConfig(collection="readings", filter=FILTER, window_size=24))["decision"] == "promoted"
+    api = make_client(SHADOW_CHALLENGER="false")
+    replay.run(api, 450)
+    calm = monitor_series(MODEL)
+    assert calm["roles"]["champion"]["n"] >= 440 * 3
+    assert calm["drift"]["performance"]["detected"] is False and calm["drift"]["data"]["detected"] is False
+    assert calm["action"] == "none" and calm["last_retrain"] is None

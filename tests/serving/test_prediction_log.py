@@ -10,6 +10,7 @@ from core.processes import poll_until
 from core.settings import get_settings
 from core.training_config import TrainingConfig
 from pipelines.flows import train_series
+from serving.prediction_log import _grouped
 from tests.series_data import daily_series
 from tests.serving.conftest import FILTER_S1, MODEL_S1
 
@@ -38,7 +39,10 @@ def test_a_forecast_with_timestamps_is_logged_with_its_model_and_series(api, mon
     assert doc["target_ms"] == stamps and doc["first_target_ms"] == stamps[0]
     assert doc["value"] == pytest.approx([p["value"] for p in body["predictions"]], rel=1e-12)
     assert doc["lower"] == pytest.approx([p["lower"] for p in body["predictions"]], rel=1e-12)
-    assert len(doc["request_id"]) == 32 and doc["issued_at"].year >= 2026
+    assert doc["count"] == 1 and doc["horizon"] == [3] and len(doc["request_id"][0]) == 32
+    assert doc["issued_at"].year >= 2026 and doc["issued_ms"][0] == pytest.approx(
+        doc["issued_at"].timestamp() * 1000, abs=1
+    )
 
 
 def test_a_forecast_of_a_named_series_is_logged_under_that_series(api, mongo_db) -> None:
@@ -71,3 +75,30 @@ def test_prediction_log_off_records_nothing(champion, make_client, mongo_db) -> 
     assert mongo_db[LOG].count_documents({}) == 0
     assert api.get("/monitoring").json()["prediction_log"]["enabled"] is False
     get_settings.cache_clear()
+
+
+def test_forecasts_written_together_share_one_document_per_model_and_role(api, mongo_db) -> None:
+    """The writer groups a batch: many requests, one document (the bucket pattern), every
+    forecast still there with its own request id, issue time and horizon."""
+    writer = api.app.state.mlts.log
+    for horizon in (1, 2, 3):
+        assert api.post("/predict", json={"data": _points(daily_series()[-30:]), "horizon": horizon}).status_code == 200
+    _logged(mongo_db, 1)
+    assert poll_until(lambda: not writer.queue, 5)
+    docs = list(mongo_db[LOG].find({}, {"_id": 0}))
+    assert sum(d["count"] for d in docs) == 3
+    assert [h for d in docs for h in d["horizon"]] == [1, 2, 3]
+    assert sum(len(d["target_ms"]) for d in docs) == 6 and len({r for d in docs for r in d["request_id"]}) == 3
+
+
+def test_a_batch_becomes_one_document_per_model_version_role_and_series() -> None:
+    entry = {"model": "m", "version": "1", "series": {"collection": "c"}, "request_id": "r", "issued_at": 1.5}
+    batch = [
+        {**entry, "role": role, "first_target_ms": t, "target_ms": [t, t + 1], "value": [1.0, 2.0]}
+        | {"lower": [0.0, 1.0], "upper": [2.0, 3.0]}
+        for role, t in (("champion", 20), ("champion", 10), ("challenger", 10))
+    ]
+    champion, challenger = _grouped(batch)
+    assert (champion["role"], champion["count"], challenger["count"]) == ("champion", 2, 1)
+    assert champion["target_ms"] == [20, 21, 10, 11] and champion["first_target_ms"] == 10
+    assert champion["horizon"] == [2, 2] and champion["issued_ms"] == [1500, 1500]

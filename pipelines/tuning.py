@@ -1,0 +1,71 @@
+"""Tuning: choose the linear unit a series is served with by rolling-origin backtest on its
+training part (`ml.selection`), and show the search in MLflow as child runs of the training run,
+one per candidate, so the UI's chart and parallel-coordinates views line them up.
+
+The holdout is never passed in: it stays the honest score the champion gate compares on."""
+
+import json
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from mlflow.entities import Metric, Param, RunTag
+
+from core.registry import Tag
+from ml.forecaster import Hyperparameters
+from ml.selection import Selection, select
+from pipelines.training import Split
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+log = logging.getLogger(__name__)
+
+PARENT_TAG = "mlflow.parentRunId"  # MLflow's own: nests a run under another in the UI
+
+
+def tune_forecaster(split: Split, hp: Hyperparameters, time_budget: float, max_candidates: int) -> Selection:
+    return select(
+        split.values[: split.start],
+        split.step_seconds,
+        base=hp,
+        max_candidates=max_candidates,
+        time_budget=time_budget,
+        seed=hp.seed,
+    )
+
+
+def log_selection(client: "MlflowClient", run_id: str, model_name: str, selection: Selection) -> None:
+    """A child run per candidate (its settings as params, its backtest as metrics), the choice
+    as params and metrics of the training run, and the whole report as an artifact."""
+    experiment = client.get_run(run_id).info.experiment_id
+    chosen = {id(member) for member in selection.members}
+    now = int(time.time() * 1000)
+    for rank, candidate in enumerate(sorted(selection.candidates, key=lambda c: c.rmse), start=1):
+        params = candidate.params
+        name = f"w{params['window_size']} d{params['differencing']} s{params['seasonal_lags']}"
+        child = client.create_run(
+            experiment,
+            run_name=f"candidate {rank}: {name}",
+            tags={PARENT_TAG: run_id, Tag.SERIES: model_name, "mlts.kind": "tuning-candidate"},
+        ).info.run_id
+        metrics = [Metric(k, float(v), now, 0) for k, v in candidate.metrics.items() if v == v]
+        tags = [RunTag("mlts.chosen", "true" if id(candidate) in chosen else "false")]
+        client.log_batch(child, metrics=metrics, params=[Param(k, str(v)) for k, v in params.items()], tags=tags)
+        client.set_terminated(child)
+    report = selection.report()
+    client.log_batch(
+        run_id,
+        params=[
+            Param("tune_strategy", selection.strategy),
+            Param("tuned_window", str(selection.model.window_size)),
+            Param("tune_candidates", f"{len(selection.candidates)} of {selection.grid_size}"),
+        ],
+        metrics=[
+            Metric(f"backtest_rmse_{strategy}", float(value), now, 0)
+            for strategy, value in selection.strategy_rmse.items()
+            if value == value
+        ],
+    )
+    client.log_text(run_id, json.dumps(report, indent=2, default=str), "tuning/selection.json")
+    log.info("%s: %s", model_name, selection.reason)

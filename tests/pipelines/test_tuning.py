@@ -1,0 +1,55 @@
+"""`train_series` with tune: the backtest chooses the unit, every candidate is a child run, and
+the holdout never takes part in the choice."""
+
+import json
+
+import mlflow
+import numpy as np
+
+from core import registry
+from core.settings import get_settings
+from core.training_config import TrainingConfig
+from pipelines.flows import train_series
+from tests.series_data import daily_series
+
+FILTER = {"additional_features.sensor_id": "s1"}
+
+
+def _selection(run_id: str) -> dict:
+    path = mlflow.artifacts.download_artifacts(f"runs:/{run_id}/tuning/selection.json")
+    with open(path) as file:
+        return json.load(file)
+
+
+def test_tuning_chooses_by_backtest_and_logs_each_candidate_as_a_child_run(mongo_db, mlflow_store, seed_series) -> None:
+    seed_series(values=daily_series(800))
+    outcome = train_series(TrainingConfig(collection="readings", filter=FILTER, tune=True))
+    assert outcome["status"] == "succeeded" and outcome["decision"] == "promoted"
+    client = registry.client(get_settings())
+    run = client.get_run(outcome["run_id"])
+    assert run.data.params["tune"] == "True" and run.data.params["tune_strategy"] in ("ensemble", "best", "default")
+    selection = _selection(outcome["run_id"])
+    children = client.search_runs(
+        [run.info.experiment_id], f"tags.mlflow.parentRunId = '{outcome['run_id']}'", max_results=500
+    )
+    assert len(children) == selection["candidates_scored"] >= 5
+    assert all("backtest_rmse_mean" in child.data.metrics for child in children)
+    assert any(child.data.tags["mlts.chosen"] == "true" for child in children)
+    best = min(child.data.metrics["backtest_rmse_mean"] for child in children)
+    assert min(m["backtest_rmse"] for m in selection["members"]) >= best  # members come from the candidates
+    served = registry.load_version(client, client.get_model_version(outcome["model_name"], outcome["version"]))
+    assert served.window_size == int(run.data.params["tuned_window"]) == selection["effective_window"]
+    assert np.isfinite(outcome["metrics"]["rmse"]) and outcome["metrics"]["rmse"] < outcome["metrics"]["naive_rmse"]
+
+
+def test_poisoning_the_holdout_does_not_change_the_choice(mongo_db, mlflow_store, seed_series) -> None:
+    values = daily_series(800)
+    poisoned = values.copy()
+    poisoned[-160:] += np.random.default_rng(0).normal(0, 50, 160)  # the holdout: the last 20 %
+    seed_series(values=values)
+    seed_series(collection="poisoned", values=poisoned)
+    clean = train_series(TrainingConfig(collection="readings", filter=FILTER, tune=True))
+    dirty = train_series(TrainingConfig(collection="poisoned", filter=FILTER, tune=True))
+    assert clean["metrics"]["rmse"] * 5 < dirty["metrics"]["rmse"]  # the poison is in the holdout it scores on
+    a, b = _selection(clean["run_id"]), _selection(dirty["run_id"])
+    assert a["members"] == b["members"] and a["strategy"] == b["strategy"] and a["strategy_rmse"] == b["strategy_rmse"]
