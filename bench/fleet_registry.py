@@ -45,7 +45,7 @@ def _fleet(count: int) -> tuple[object, float]:
     source = client.get_model_version(first.name, first.version)
     # The logged model's own folder: a `models:/m-…` source would be looked up in the process's
     # default tracking store, not this one.
-    location = client.get_logged_model(source.model_id).artifact_location if source.model_id else source.source
+    location = registry.model_json_uri(client, source).removesuffix(f"/{registry.MODEL_JSON}")
     started = time.perf_counter()
     for i in range(1, count):
         name = f"fleet.value.sensor_id-f{i:04d}"

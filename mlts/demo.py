@@ -79,7 +79,9 @@ def _show_api(url: str, sample: dict[str, Any]) -> None:
         f"       -d '{one_series}'\n"
         f"  curl -s -X POST {url}/train -H 'Content-Type: application/json' \\\n"
         f"       -d '{train_one}'\n"
-        "Stop the API with `mlts serve --stop`.",
+        "  mlts monitor                # how the forecasts served so far turned out, once their actuals arrive\n"
+        f"  open {url}/monitoring  (and {url}/reports/<model> after `mlts monitor`)\n"
+        "Stop everything with `mlts down` (or only the API with `mlts serve --stop`).",
         highlight=False,
     )
 

@@ -54,9 +54,10 @@ def load_forecasts(db: Database, collection: str, model: str, since: datetime) -
     id, issue time and horizon, and the steps of all of them flattened."""
     # By model alone, so the server walks that index (nx-27017 uses one index per query); the
     # window is cut here, per forecast. No projection: on nx it costs more than it saves.
-    documents = list(db[collection].find({"model": model}))
+    cut = since.timestamp() * 1000
+    documents = [d for d in db[collection].find({"model": model}) if max(_issued(d)) >= cut]
     horizons = [d.get("horizon") or [len(d["target_ms"])] for d in documents]
-    issued = [d.get("issued_ms") or [int(d["issued_at"].timestamp() * 1000)] for d in documents]
+    issued = [_issued(d) for d in documents]
     lengths = np.array([len(d["target_ms"]) for d in documents], dtype=np.int64)
     total = int(lengths.sum())
     per_forecast = np.fromiter(chain.from_iterable(horizons), dtype=np.int64)
@@ -82,6 +83,11 @@ def load_forecasts(db: Database, collection: str, model: str, since: datetime) -
         upper=column("upper")[keep],
         series=latest.get("series") if latest else None,
     )
+
+
+def _issued(document: dict[str, Any]) -> list[int]:
+    """Issue times of a log document's forecasts, in epoch ms (one per forecast)."""
+    return document.get("issued_ms") or [int(_aware(document["issued_at"]).timestamp() * 1000)]
 
 
 @dataclass(frozen=True)

@@ -91,8 +91,8 @@ def test_calm_series_raises_no_drift_and_a_level_shift_is_caught_retrained_and_a
     assert 0.6 <= champion["coverage"] <= 1.0
     api.get("/monitoring")  # the API reads the monitor's figures (it also does so every refresh period)
     exported = api.get("/metrics").text
-    assert f'mlts_live_rmse{{model="{MODEL}",version="1",role="champion"}} {champion["rmse"]}' in exported
-    assert f'mlts_drift_detected{{model="{MODEL}",kind="performance"}} 0.0' in exported
+    assert f'mlts_live_rmse{{model="{MODEL}",role="champion",version="1"}} {champion["rmse"]}' in exported
+    assert f'mlts_drift_detected{{kind="performance",model="{MODEL}"}} 0.0' in exported
 
     replay.run(api, 40)
     shifted = monitor_series(MODEL)

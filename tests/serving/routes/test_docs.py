@@ -5,7 +5,7 @@ import re
 from tests import browser
 
 
-def test_docs_pages_load_their_assets_from_the_api_and_nothing_else(make_client) -> None:
+def test_docs_pages_load_their_assets_from_the_api_and_nothing_else(mongo_db, make_client) -> None:
     api = make_client()
     for page in ("/docs", "/redoc"):
         html = api.get(page).text
