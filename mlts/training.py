@@ -28,6 +28,10 @@ from mlts.console import console, err, fail, outcome_table, reported, where_to_l
 ConfigFile = Annotated[Path, typer.Option(help="YAML file listing the series.", exists=True, dir_okay=False)]
 TaskRunner = Annotated[str, typer.Option(help="threads, or dask (DASK_SCHEDULER_ADDRESS or a LocalCluster).")]
 _FILTER_HELP = "key=value (or key:=json) selecting the series; repeat for several keys."
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+LocalOption = Annotated[
+    bool, typer.Option("--local", help="Train in this process even when the stack's API could (see `mlts up`).")
+]
 
 
 def training_options(command: Callable[..., None]) -> Callable[..., None]:
@@ -63,10 +67,8 @@ def training_options(command: Callable[..., None]) -> Callable[..., None]:
 @training_options
 def train(
     config: TrainingConfig,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
-    local: Annotated[
-        bool, typer.Option("--local", help="Train in this process even when the stack's API could (see `mlts up`).")
-    ] = False,
+    as_json: JsonOption = False,
+    local: LocalOption = False,
 ) -> None:
     """Run the `train_series` flow on one series: load, validate, fit, evaluate, log to MLflow,
     register, and promote if it beats the champion. With the local stack up (`mlts up`) the run
@@ -91,10 +93,8 @@ def train(
 @training_options
 def tune(
     config: TrainingConfig,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
-    local: Annotated[
-        bool, typer.Option("--local", help="Train in this process even when the stack's API could (see `mlts up`).")
-    ] = False,
+    as_json: JsonOption = False,
+    local: LocalOption = False,
 ) -> None:
     """`mlts train --tune`: search window, differencing and seasonal lags by rolling-origin
     backtest on the training part (one MLflow child run per candidate), fit the choice, score it

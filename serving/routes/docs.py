@@ -17,28 +17,32 @@ ASSETS_URL = "/docs-assets"
 router = APIRouter(include_in_schema=False)
 
 
+def _where(request: Request) -> tuple[str, str, str]:
+    """The assets' URL, the OpenAPI document's URL and the app's title, behind any root path."""
+    root, app = request.scope.get("root_path", ""), request.app
+    return f"{root}{ASSETS_URL}", f"{root}{app.openapi_url}", app.title
+
+
 @router.get("/docs")
 async def swagger(request: Request) -> HTMLResponse:
-    root = request.scope.get("root_path", "")
-    app = request.app
+    assets, openapi_url, title = _where(request)
     return get_swagger_ui_html(
-        openapi_url=f"{root}{app.openapi_url}",
-        title=f"{app.title} - Swagger UI",
-        swagger_js_url=f"{root}{ASSETS_URL}/swagger-ui-bundle.js",
-        swagger_css_url=f"{root}{ASSETS_URL}/swagger-ui.css",
-        swagger_favicon_url=f"{root}{ASSETS_URL}/favicon.png",
+        openapi_url=openapi_url,
+        title=f"{title} - Swagger UI",
+        swagger_js_url=f"{assets}/swagger-ui-bundle.js",
+        swagger_css_url=f"{assets}/swagger-ui.css",
+        swagger_favicon_url=f"{assets}/favicon.png",
     )
 
 
 @router.get("/redoc")
 async def redoc(request: Request) -> HTMLResponse:
-    root = request.scope.get("root_path", "")
-    app = request.app
+    assets, openapi_url, title = _where(request)
     return get_redoc_html(
-        openapi_url=f"{root}{app.openapi_url}",
-        title=f"{app.title} - ReDoc",
-        redoc_js_url=f"{root}{ASSETS_URL}/redoc.standalone.js",
-        redoc_favicon_url=f"{root}{ASSETS_URL}/favicon.png",
+        openapi_url=openapi_url,
+        title=f"{title} - ReDoc",
+        redoc_js_url=f"{assets}/redoc.standalone.js",
+        redoc_favicon_url=f"{assets}/favicon.png",
         with_google_fonts=False,
     )
 
