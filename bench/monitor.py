@@ -12,6 +12,7 @@ from bench.common import database
 from bench.report import Report, run_alone
 from core import registry
 from core.mongo import read_series
+from core.monitoring import MILLISECONDS, NUMBERS, packed
 from core.settings import get_settings
 from core.training_config import TrainingConfig
 
@@ -47,12 +48,12 @@ def _log(db, name: str, config: TrainingConfig, version: str, per_document: int 
                 "first_target_ms": targets[0],
                 "count": len(targets),
                 "request_id": [f"{name}-{begin + i}" for i in range(len(targets))],
-                "issued_ms": [int(now.timestamp() * 1000)] * len(targets),
+                "issued_ms": packed([int(now.timestamp() * 1000)] * len(targets), MILLISECONDS),
                 "horizon": [1] * len(targets),
-                "target_ms": targets,
-                "value": predicted,
-                "lower": [v - 1.0 for v in predicted],
-                "upper": [v + 1.0 for v in predicted],
+                "target_ms": packed(targets, MILLISECONDS),
+                "value": packed(predicted, NUMBERS),
+                "lower": packed([v - 1.0 for v in predicted], NUMBERS),
+                "upper": packed([v + 1.0 for v in predicted], NUMBERS),
             }
         )
     db[get_settings().prediction_log_collection].insert_many(docs, ordered=False)

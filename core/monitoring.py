@@ -3,8 +3,11 @@
 The flow (pipelines/monitoring.py) computes the live figures and decides; the API only reads
 this collection, so the two never call each other. (The prediction log the API writes for the
 flow holds, per document, the forecasts of one model, version, role and series written
-together: count, request_id[], issued_ms[], horizon[], and target_ms/value/lower/upper with
-the steps of all of them flattened.)
+together: count, request_id[], horizon[], and issued_ms (one per forecast) and target_ms,
+value, lower, upper (the steps of all of them flattened) packed as little-endian int64 and
+float64 bytes: a database stores and returns a blob far faster than thousands of numbers, and
+the embedded server five times faster. `packed` and `unpacked` are the two ends; documents
+written before the packing hold plain lists, which `unpacked` reads too.)
 
     {_id: model, model, series, updated_at, window_days,
      roles: {champion: {version, n, mae, rmse, mase, bias, coverage, holdout_rmse, per_step}, challenger: {...}},
@@ -14,11 +17,26 @@ the steps of all of them flattened.)
      intervals: {version, level, lower, upper} | None}
 """
 
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 
 MONITORING_COLLECTION = "mlts_monitoring"
+MILLISECONDS = "<i8"
+NUMBERS = "<f8"
+
+
+def packed(values: Iterable[float], dtype: str) -> bytes:
+    """A log column as little-endian bytes (stored as BSON binary)."""
+    return np.fromiter(values, dtype=dtype).tobytes()
+
+
+def unpacked(stored: Any, dtype: str) -> np.ndarray:
+    """A log column back as an array, packed or (older documents) a list."""
+    if isinstance(stored, bytes):
+        return np.frombuffer(stored, dtype=dtype)
+    return np.asarray(stored, dtype=dtype)
 
 
 def storable(value: Any) -> Any:

@@ -186,11 +186,22 @@ def alias_summary(tags: dict[str, str] | None, alias: str) -> dict[str, str]:
     return {str(k): str(v) for k, v in summary.items() if v is not None} if isinstance(summary, dict) else {}
 
 
+def writer(mlflow_client: "MlflowClient") -> Any:
+    """What mlts writes its own tags and aliases through: the registry client under MlflowClient.
+
+    MlflowClient's setters first read the whole registered model (every version, tag and alias)
+    to check it is not a prompt, once per call: ten milliseconds and more per tag on SQLite, the
+    most of a fleet's monitoring and a tenth of its retraining. mlts writes only to the models it
+    registered. Same methods and arguments; falls back to the client if MLflow moves them."""
+    registry_client = getattr(mlflow_client, "_get_registry_client", None)
+    return registry_client() if registry_client is not None else mlflow_client
+
+
 def record_alias(
     mlflow_client: "MlflowClient", name: str, alias: str, version: str, run_id: str | None, at: str, rmse: str
 ) -> None:
     summary = {"version": version, "run_id": run_id, "promoted_at": at, "rmse": rmse}
-    mlflow_client.set_registered_model_tag(name, Tag.ALIAS_PREFIX + alias, json.dumps(summary))
+    writer(mlflow_client).set_registered_model_tag(name, Tag.ALIAS_PREFIX + alias, json.dumps(summary))
 
 
 def _iso(milliseconds: int | None) -> str:

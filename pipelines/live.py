@@ -7,13 +7,13 @@ and every figure is a numpy expression over them (ml/monitoring.py holds the sta
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from itertools import chain
 from typing import Any
 
 import numpy as np
 from pymongo.database import Database
 
 from core.mongo import read_series_between
+from core.monitoring import MILLISECONDS, NUMBERS, unpacked
 from core.series import SeriesSpec
 from ml import monitoring as stats
 
@@ -55,28 +55,34 @@ def load_forecasts(db: Database, collection: str, model: str, since: datetime) -
     # By model alone, so the server walks that index (nx-27017 uses one index per query); the
     # window is cut here, per forecast. No projection: on nx it costs more than it saves.
     cut = since.timestamp() * 1000
-    documents = [d for d in db[collection].find({"model": model}) if max(_issued(d)) >= cut]
-    horizons = [d.get("horizon") or [len(d["target_ms"])] for d in documents]
-    issued = [_issued(d) for d in documents]
-    lengths = np.array([len(d["target_ms"]) for d in documents], dtype=np.int64)
+    documents, issued = [], []
+    for document in db[collection].find({"model": model}):
+        times = _issued(document)
+        if len(times) and times.max() >= cut:
+            documents.append(document)
+            issued.append(times)
+    horizons = [np.asarray(d.get("horizon") or [_length(d)], dtype=np.int64) for d in documents]
+    per_forecast = np.concatenate(horizons) if documents else np.empty(0, dtype=np.int64)
+    lengths = np.array([h.sum() for h in horizons], dtype=np.int64)
     total = int(lengths.sum())
-    per_forecast = np.fromiter(chain.from_iterable(horizons), dtype=np.int64)
     starts = np.cumsum(per_forecast) - per_forecast
 
-    def column(name: str) -> np.ndarray:
-        return np.fromiter(chain.from_iterable(d[name] for d in documents), dtype=np.float64, count=total)
+    def column(name: str, dtype: str = NUMBERS) -> np.ndarray:
+        if not documents:
+            return np.empty(0, dtype=dtype)
+        return np.concatenate([unpacked(d[name], dtype) for d in documents])
 
     def per_document(values: list[Any]) -> np.ndarray:
         return np.repeat(np.array(values, dtype=object), lengths)
 
-    issued_ms = np.repeat(np.fromiter(chain.from_iterable(issued), dtype=np.int64), per_forecast)
-    keep = issued_ms >= since.timestamp() * 1000
+    issued_ms = np.repeat(np.concatenate(issued) if documents else np.empty(0, dtype=np.int64), per_forecast)
+    keep = issued_ms >= cut
     latest = max(documents, key=lambda d: d["issued_at"], default=None)
     return Forecasts(
         version=per_document([str(d["version"]) for d in documents])[keep],
         role=per_document([d["role"] for d in documents])[keep],
         step=(np.arange(total) - np.repeat(starts, per_forecast) + 1)[keep],
-        target_ms=column("target_ms").astype(np.int64)[keep],
+        target_ms=column("target_ms", MILLISECONDS).astype(np.int64)[keep],
         issued_ms=issued_ms[keep],
         value=column("value")[keep],
         lower=column("lower")[keep],
@@ -85,9 +91,18 @@ def load_forecasts(db: Database, collection: str, model: str, since: datetime) -
     )
 
 
-def _issued(document: dict[str, Any]) -> list[int]:
+def _issued(document: dict[str, Any]) -> np.ndarray:
     """Issue times of a log document's forecasts, in epoch ms (one per forecast)."""
-    return document.get("issued_ms") or [int(_aware(document["issued_at"]).timestamp() * 1000)]
+    stored = document.get("issued_ms")
+    if stored is None or len(stored) == 0:
+        return np.array([int(_aware(document["issued_at"]).timestamp() * 1000)], dtype=np.int64)
+    return unpacked(stored, MILLISECONDS).astype(np.int64)
+
+
+def _length(document: dict[str, Any]) -> int:
+    """Steps in a document written before horizons were recorded (one forecast)."""
+    stored = document["target_ms"]
+    return len(stored) // 8 if isinstance(stored, bytes) else len(stored)
 
 
 @dataclass(frozen=True)

@@ -208,7 +208,9 @@ def _live_promotion(
         with training_lock(db, model, settings.training_lock_ttl_seconds, "live promotion"):
             decision = Decision(PROMOTED, reason, rmse_b, str(champion.version), rmse_a)
             apply(client, settings, model, str(challenger.version), decision, challenger.run_id, by="live evidence")
-            client.set_model_version_tag(model, str(challenger.version), "mlts.live_test", json.dumps(doc["live_test"]))
+            registry.writer(client).set_model_version_tag(
+                model, str(challenger.version), "mlts.live_test", json.dumps(doc["live_test"])
+            )
     except Conflict:
         return "live promotion deferred: the series is being trained"
     return f"promoted challenger version {challenger.version} on live evidence"

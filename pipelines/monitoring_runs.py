@@ -18,13 +18,14 @@ def record(client: Any, settings: Settings, model: str, roles: dict, drift: dict
 
     stamp = int(now.timestamp() * 1000)
     runs: dict[str, str] = {}
+    tags = registry.writer(client)
     for role, figures in roles.items():
         if not figures.get("n"):
             continue
         version = figures["version"]
         for key in ("rmse", "mae", "coverage", "bias", "n"):
             if figures.get(key) is not None:
-                client.set_model_version_tag(model, version, f"mlts.live_{key}", str(figures[key]))
+                tags.set_model_version_tag(model, version, f"mlts.live_{key}", str(figures[key]))
         run_id = run_for(client, settings, model, version)
         metrics = {f"live_{k}": figures.get(k) for k in ("rmse", "mae", "mase", "coverage", "bias", "n")}
         metrics["drift_detected"] = 1.0 if drift["detected"] else 0.0

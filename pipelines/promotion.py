@@ -107,20 +107,21 @@ def apply(
     if decision.decision == PROMOTED:
         tags[Tag.PROMOTED_AT] = datetime.now(UTC).isoformat()
         tags[Tag.PROMOTED_BY] = by
+    writer = registry.writer(client)
     for key, value in tags.items():
-        client.set_model_version_tag(name, version, key, value)
+        writer.set_model_version_tag(name, version, key, value)
     if run_id:
         tracking.set_run_tags(client, run_id, tags)
     if decision.decision == PROMOTED:
-        client.set_registered_model_alias(name, settings.model_alias, version)
+        writer.set_registered_model_alias(name, settings.model_alias, version)
         registry.record_alias(
             client, name, settings.model_alias, version, run_id, tags[Tag.PROMOTED_AT], tags[Tag.RMSE]
         )
         current = registry.version_by_alias(client, name, settings.challenger_alias)
         if current is not None and current.version == version:
-            client.delete_registered_model_alias(name, settings.challenger_alias)
+            writer.delete_registered_model_alias(name, settings.challenger_alias)
     elif decision.decision == CHALLENGER:
-        client.set_registered_model_alias(name, settings.challenger_alias, version)
+        writer.set_registered_model_alias(name, settings.challenger_alias, version)
         at = datetime.now(UTC).isoformat()
         registry.record_alias(client, name, settings.challenger_alias, version, run_id, at, tags[Tag.RMSE])
     log.info("%s version %s: %s (%s)", name, version, decision.decision, decision.reason)

@@ -6,6 +6,7 @@ MongoDB, without MLflow and without any model.
 """
 
 import asyncio
+import gc
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -27,6 +28,15 @@ from serving.training import Trainings
 _NO_TELEMETRY = {"tracing": False, "metrics": False, "logs": False}
 
 
+async def _freeze_after(first_load: asyncio.Task) -> None:
+    """Once the first models are in, move every object alive into the collector's permanent
+    generation: its full passes then walk what requests create, not the hundreds of thousands of
+    objects MLflow and pandas leave behind (a 100 ms pause otherwise, every few thousand logged
+    forecasts, as the prediction log's queue promotes objects to the old generation)."""
+    await asyncio.wait([first_load])
+    gc.freeze()
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     settings.check_for_serving()
@@ -43,8 +53,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        first_load = asyncio.create_task(asyncio.to_thread(store.refresh))
         background = [
-            asyncio.create_task(asyncio.to_thread(store.refresh)),
+            first_load,
+            asyncio.create_task(_freeze_after(first_load)),
             asyncio.create_task(store.follow()),
             asyncio.create_task(state.database.ping()),
             asyncio.create_task(state.log.run()),

@@ -2,6 +2,7 @@
 bytes and answers encoded by it (orjson for numpy arrays); a request that carries its data
 touches nothing but the model in memory: no registry, no database."""
 
+import itertools
 import uuid
 from typing import Any
 
@@ -92,7 +93,7 @@ async def predict(request: Request) -> Response:
     served.counter.inc()
     point_list, lower_list, upper_list = point.tolist(), lower.tolist(), upper.tolist()
     if target_ms is not None and state.log.enabled:
-        _log(state, request, served, series, target_ms, values, body.horizon, point_list, lower_list, upper_list)
+        _log(state, request, served, series, target_ms, values, point_list, lower_list, upper_list)
     forecasts = [
         {"timestamp": t, "value": v, "lower": lo, "upper": hi}
         for t, v, lo, hi in zip(stamps, point_list, lower_list, upper_list)
@@ -114,20 +115,28 @@ def _log(
     series: dict[str, Any] | None,
     target_ms: list[int],
     values: np.ndarray,
-    horizon: int,
     *forecast: list[float],
 ) -> None:
     """Queue the champion's forecast and, when the series has a challenger that fits the points,
-    the challenger's (a shadow: logged, never answered)."""
-    request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+    the challenger's window (a shadow: forecast by the log's writer, logged, never answered)."""
+    request_id = _request_id(request.scope)
     state.log.record(served, "champion", series, request_id, target_ms, *forecast)
     challenger = state.store.challengers.get(served.name)
-    if challenger is None or len(values) < challenger.model.window_size:
-        return
-    point, lower, upper = prediction.forecast(challenger.model, values, horizon)
-    state.log.record(
-        challenger, "challenger", series, request_id, target_ms, point.tolist(), lower.tolist(), upper.tolist()
-    )
+    if challenger is not None and len(values) >= challenger.model.window_size:
+        state.log.shadow(challenger, series, request_id, target_ms, values)
+
+
+_ids = itertools.count()
+_ID_PREFIX = uuid.uuid4().hex[:16]
+
+
+def _request_id(scope: dict[str, Any]) -> str:
+    """The client's X-Request-ID, else a fresh one: a per-process random prefix and a counter,
+    unique without a system call per request."""
+    for name, value in scope["headers"]:
+        if name == b"x-request-id":
+            return value.decode("latin-1")
+    return f"{_ID_PREFIX}{next(_ids):016x}"
 
 
 async def _series_from_mongo(state: AppState, body: PredictRequest) -> tuple[ServedModel, np.ndarray, np.ndarray]:

@@ -12,6 +12,7 @@ from core.mongo import (
     connect_async,
     read_series,
     read_series_async,
+    read_series_between,
     server_status_async,
     to_arrays,
 )
@@ -84,6 +85,31 @@ def test_limit_keeps_the_most_recent_points_oldest_first(mongo_db) -> None:
     mongo_db.readings.insert_many(_hourly(100))
     series = to_arrays(read_series(mongo_db, SeriesSpec("readings"), limit=10))
     np.testing.assert_array_equal(series.values, np.arange(90.0, 100.0))
+
+
+@pytest.mark.parametrize(
+    ("first", "last", "limit"),
+    [(150, 199, 60), (10, 29, 30), (0, 5, 300)],
+    ids=["within the newest points", "older than the newest points", "the whole series"],
+)
+def test_points_between_two_moments_of_one_sensor(mongo_db, first: int, last: int, limit: int) -> None:
+    """The newest `limit` points when they reach back far enough, the server's date range when
+    they do not: the same points either way, of that sensor only."""
+    mongo_db.readings.insert_many(_hourly(200) + _hourly(200, sensor="s2"))
+    spec = SeriesSpec("readings", filter={"additional_features.sensor_id": "s1"})
+    found = read_series_between(mongo_db, spec, T0 + timedelta(hours=first), T0 + timedelta(hours=last), limit)
+    np.testing.assert_array_equal(found.values, np.arange(first, last + 1, dtype=np.float64))
+    assert found.timestamps[0] == np.datetime64("2024-01-01T00:00:00") + np.timedelta64(first, "h")
+
+
+def test_points_between_two_moments_of_a_series_with_text_timestamps(mongo_db) -> None:
+    """Text timestamps cannot be ranged by the server: the newest points, cut here."""
+    mongo_db.readings.insert_many(
+        [{"timestamp": (T0 + timedelta(hours=i)).isoformat(), "value": float(i)} for i in range(100)]
+    )
+    start, end = T0 + timedelta(hours=90), T0 + timedelta(hours=95)
+    found = read_series_between(mongo_db, SeriesSpec("readings"), start, end, 50)
+    np.testing.assert_array_equal(found.values, np.arange(90.0, 96.0))
 
 
 def test_custom_and_nested_field_names(mongo_db) -> None:

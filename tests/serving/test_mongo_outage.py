@@ -4,6 +4,7 @@ import re
 
 from core.embedded_mongo import EmbeddedMongo
 from core.mongo import connect
+from core.monitoring import MILLISECONDS, unpacked
 from core.processes import free_port, poll_until
 from tests.series_data import daily_series, documents
 
@@ -65,7 +66,7 @@ def test_api_survives_mongo_stopping_and_recovers_when_it_returns(
 
         assert poll_until(lambda: arrived() >= 10, 20), arrived()
         later = queued["first_target_ms"]  # the named series ends later than POINTS: its target too
-        assert poll_until(lambda: any(max(doc["target_ms"]) > later for doc in log.find()), 10)
+        assert poll_until(lambda: any(unpacked(doc["target_ms"], MILLISECONDS).max() > later for doc in log.find()), 10)
     finally:
         server.stop()
 

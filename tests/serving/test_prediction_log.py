@@ -6,6 +6,7 @@ import time
 import numpy as np
 import pytest
 
+from core.monitoring import MILLISECONDS, NUMBERS, unpacked
 from core.processes import poll_until
 from core.settings import get_settings
 from core.training_config import TrainingConfig
@@ -36,11 +37,11 @@ def test_a_forecast_with_timestamps_is_logged_with_its_model_and_series(api, mon
         "filter": FILTER_S1
     }
     stamps = [np.datetime64(p["timestamp"].rstrip("Z"), "ms").astype(np.int64) for p in body["predictions"]]
-    assert doc["target_ms"] == stamps and doc["first_target_ms"] == stamps[0]
-    assert doc["value"] == pytest.approx([p["value"] for p in body["predictions"]], rel=1e-12)
-    assert doc["lower"] == pytest.approx([p["lower"] for p in body["predictions"]], rel=1e-12)
+    assert unpacked(doc["target_ms"], MILLISECONDS).tolist() == stamps and doc["first_target_ms"] == stamps[0]
+    for name in ("value", "lower", "upper"):
+        assert unpacked(doc[name], NUMBERS) == pytest.approx([p[name] for p in body["predictions"]], rel=1e-12)
     assert doc["count"] == 1 and doc["horizon"] == [3] and len(doc["request_id"][0]) == 32
-    assert doc["issued_at"].year >= 2026 and doc["issued_ms"][0] == pytest.approx(
+    assert doc["issued_at"].year >= 2026 and unpacked(doc["issued_ms"], MILLISECONDS)[0] == pytest.approx(
         doc["issued_at"].timestamp() * 1000, abs=1
     )
 
@@ -50,7 +51,7 @@ def test_a_forecast_of_a_named_series_is_logged_under_that_series(api, mongo_db)
     assert answer.status_code == 200, answer.text
     (doc,) = _logged(mongo_db, 1)
     assert doc["series"]["collection"] == "readings" and doc["series"]["filter"] == FILTER_S1
-    assert len(doc["target_ms"]) == 2 and doc["role"] == "champion"
+    assert len(unpacked(doc["target_ms"], MILLISECONDS)) == 2 and doc["role"] == "champion"
 
 
 def test_the_challenger_forecasts_in_the_shadow_and_is_logged_not_answered(champion, make_client, mongo_db) -> None:
@@ -58,13 +59,17 @@ def test_the_challenger_forecasts_in_the_shadow_and_is_logged_not_answered(champ
     assert worse["decision"] == "challenger"
     api = make_client()
     assert poll_until(lambda: MODEL_S1 in api.app.state.mlts.store.challengers, 10)
-    answer = api.post("/predict", json={"data": _points(daily_series()[-30:]), "horizon": 2})
+    values = daily_series()[-30:]
+    answer = api.post("/predict", json={"data": _points(values), "horizon": 2})
     assert answer.status_code == 200 and answer.json()["model"]["version"] == "1"
     docs = {doc["role"]: doc for doc in _logged(mongo_db, 2)}
     assert (docs["champion"]["version"], docs["challenger"]["version"]) == ("1", "2")
     assert docs["champion"]["request_id"] == docs["challenger"]["request_id"]
     assert docs["champion"]["target_ms"] == docs["challenger"]["target_ms"]
-    assert docs["champion"]["value"] != pytest.approx(docs["challenger"]["value"])
+    shadow = unpacked(docs["challenger"]["value"], NUMBERS)
+    challenger = api.app.state.mlts.store.challengers[MODEL_S1].model
+    assert shadow == pytest.approx(challenger.forecast(values, 2), rel=1e-12)
+    assert shadow != pytest.approx(unpacked(docs["champion"]["value"], NUMBERS))
 
 
 def test_prediction_log_off_records_nothing(champion, make_client, mongo_db) -> None:
@@ -88,7 +93,8 @@ def test_forecasts_written_together_share_one_document_per_model_and_role(api, m
     docs = list(mongo_db[LOG].find({}, {"_id": 0}))
     assert sum(d["count"] for d in docs) == 3
     assert [h for d in docs for h in d["horizon"]] == [1, 2, 3]
-    assert sum(len(d["target_ms"]) for d in docs) == 6 and len({r for d in docs for r in d["request_id"]}) == 3
+    assert sum(len(unpacked(d["target_ms"], MILLISECONDS)) for d in docs) == 6
+    assert len({r for d in docs for r in d["request_id"]}) == 3
 
 
 def test_a_batch_becomes_one_document_per_model_version_role_and_series() -> None:
@@ -100,5 +106,7 @@ def test_a_batch_becomes_one_document_per_model_version_role_and_series() -> Non
     ]
     champion, challenger = _grouped(batch)
     assert (champion["role"], champion["count"], challenger["count"]) == ("champion", 2, 1)
-    assert champion["target_ms"] == [20, 21, 10, 11] and champion["first_target_ms"] == 10
-    assert champion["horizon"] == [2, 2] and champion["issued_ms"] == [1500, 1500]
+    assert unpacked(champion["target_ms"], MILLISECONDS).tolist() == [20, 21, 10, 11]
+    assert champion["first_target_ms"] == 10 and champion["horizon"] == [2, 2]
+    assert unpacked(champion["issued_ms"], MILLISECONDS).tolist() == [1500, 1500]
+    assert unpacked(challenger["value"], NUMBERS).tolist() == [1.0, 2.0]
