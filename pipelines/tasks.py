@@ -135,10 +135,10 @@ def log_run(
     spec = config.spec
     params = tracking.training_params(spec, hp, data, settings, config.limit, fraction)
     tracking.log_params(client, run_id, {**params, "tune": config.tune})
-    tracking.log_metrics(client, run_id, metrics, model.loss_history)
     tracking.log_dataset(client, run_id, spec, data, settings)
     tracking.log_artifacts(client, run_id, spec, model, data, holdout_predictions(model, data.values, data.start))
-    model_uri = tracking.log_pyfunc(run_id, model, data, settings)
+    model_uri, model_id = tracking.log_pyfunc(run_id, model, data, settings)
+    tracking.log_metrics(client, run_id, metrics, model.loss_history, model_id)
     get_run_logger().info("logged params, metrics, plots and the pyfunc model to MLflow run %s", run_id)
     return model_uri
 

@@ -90,6 +90,9 @@ def test_first_training_registers_a_champion_with_everything_logged(mongo_db, ml
     version = client.get_model_version_by_alias(NAME, "champion")
     assert str(version.version) == "1" and version.tags["mlts.decision"] == "promoted"
     assert version.tags["mlts.reason"] and version.description
+    logged = client.get_logged_model(run.outputs.model_outputs[0].model_id)  # figures on the model's own page
+    assert {m.key: m.value for m in logged.metrics}["rmse"] == run.data.metrics["rmse"]
+    assert "loss" not in {m.key for m in logged.metrics}
 
     # The pyfunc served by MLflow predicts what the JSON model predicts.
     json_model = registry.load_version(client, version)
