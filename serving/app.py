@@ -53,6 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store.warm_start()
         first_load = asyncio.create_task(asyncio.to_thread(store.refresh))
         background = [
             first_load,

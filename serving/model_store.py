@@ -10,6 +10,7 @@ import asyncio
 import logging
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,15 +19,18 @@ from core.errors import NotFound, Unavailable
 from core.settings import Settings
 from ml.forecaster import PerceptronForecaster
 from serving import observability
+from serving.model_cache import ModelCache
 
 log = logging.getLogger(__name__)
+
+PINNED_KEPT = 8  # versions pinned by requests kept loaded besides the champions and challengers
 
 
 @dataclass(frozen=True)
 class ServedModel:
     name: str
     version: str
-    alias: str
+    alias: str | None  # None for a version a request pinned by number
     run_id: str | None
     model: PerceptronForecaster
     promoted_at: str
@@ -74,6 +78,23 @@ class ModelStore:
         self.last_refresh_seconds: float | None = None
         self._refresh_lock = threading.Lock()
         self._failed: set[tuple[str, str]] = set()  # versions that would not load: not retried
+        self._pinned: OrderedDict[tuple[str, str], tuple[float, ServedModel]] = OrderedDict()
+        self.cache = ModelCache(settings)
+
+    def warm_start(self) -> int:
+        """Serve what the aliases pointed at when this API (or another on the same MLTS_HOME)
+        last looked, from the cache, before the registry is asked; returns how many."""
+        remembered = self.cache.last_served()
+        aliases = [(self.settings.model_alias, "models")]
+        if self.settings.shadow_challenger:
+            aliases.append((self.settings.challenger_alias, "challengers"))
+        for alias, attribute in aliases:
+            served = (self._cached(entry, alias) for entry in remembered.get(alias, []))
+            setattr(self, attribute, {s.name: s for s in served if s is not None})
+        names = list(self.models)
+        self.default_name = self.settings.model_name or (names[0] if names else None)
+        observability.MODELS_LOADED.set(len(self.models))
+        return len(self.models)
 
     def get(self, name: str | None) -> ServedModel | None:
         models = self.models
@@ -92,6 +113,55 @@ class ModelStore:
                 f"MODEL_NAME={self.settings.model_name} is not promoted; served models: {', '.join(known)}"
             )
         raise NotFound(f"model {name!r} is not served; served models: {', '.join(known)}")
+
+    async def pinned(self, name: str | None, version: str) -> ServedModel:
+        """The version a request names (a number, or an alias): the served champion or challenger
+        when it is one of them, else loaded on demand, off the event loop, and kept among the last
+        PINNED_KEPT pinned (an alias's version is looked up again after MODEL_REFRESH_SECONDS)."""
+        model_name = name or self.default_name
+        if model_name is None:
+            raise Unavailable("no model is loaded yet: name the model whose version you want")
+        for served in (self.models.get(model_name), self.challengers.get(model_name)):
+            if served is not None and version in (served.version, served.alias):
+                return served
+        key = (model_name, version)
+        kept = self._pinned.get(key)
+        if kept is not None and (version.isdigit() or time.monotonic() - kept[0] < self.settings.model_refresh_seconds):
+            self._pinned.move_to_end(key)
+            return kept[1]
+        served = await asyncio.to_thread(self._load_pinned, model_name, version)
+        self._pinned[key] = (time.monotonic(), served)
+        while len(self._pinned) > PINNED_KEPT:
+            self._pinned.popitem(last=False)
+        return served
+
+    def _load_pinned(self, name: str, version: str) -> ServedModel:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            client = registry.client(self.settings)
+            if version.isdigit():
+                found = client.get_model_version(name, version)
+            else:
+                found = registry.version_by_alias(client, name, version)
+        except MlflowException as exc:
+            if exc.error_code not in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"):
+                raise Unavailable(
+                    f"the registry cannot say which is version {version!r} of {name}: {exc.message}"
+                ) from None
+            found = None
+        except Exception as exc:  # noqa: BLE001 - registry unreachable
+            raise Unavailable(f"the registry cannot be reached to load version {version!r} of {name}: {exc}") from None
+        if found is None:
+            raise NotFound(
+                f"model {name!r} has no version or alias {version!r}: send a registered version number "
+                "(`mlts models` lists them) or an alias such as champion or challenger"
+            )
+        entry = registry.Promoted(name, str(found.version), found.run_id, promoted_at="")
+        served = self._load(client, entry, None if version.isdigit() else version)
+        if served is None:
+            raise Unavailable(f"version {found.version} of {name} could not be loaded: {self.last_error}")
+        return served
 
     async def follow(self) -> None:
         """Refresh every MODEL_REFRESH_SECONDS, forever (the app's lifespan cancels it)."""
@@ -118,6 +188,7 @@ class ModelStore:
                     "model refresh: %s; serving the %d models already loaded", self.last_error, len(self.models)
                 )
                 return False
+            self.cache.remember(found)
             promoted = found[self.settings.model_alias]
             updated = self._sync(client, promoted, self.models, self.settings.model_alias)
             self.models = updated
@@ -155,23 +226,40 @@ class ModelStore:
                 updated[entry.name] = loaded
         return updated
 
-    def _load(self, client: Any, entry: registry.Promoted, alias: str) -> ServedModel | None:
+    def _load(self, client: Any, entry: registry.Promoted, alias: str | None) -> ServedModel | None:
+        cached = self._cached(entry, alias)
+        if cached is not None:
+            return cached
         try:
             version = client.get_model_version(entry.name, entry.version)
             model = registry.load_version(client, version)
-            params, metrics, run_url = {}, {}, None
+            run: dict[str, Any] = {"params": {}, "metrics": {}, "experiment_id": None}
             if entry.run_id:
-                run = client.get_run(entry.run_id)
-                params, metrics = dict(run.data.params), dict(run.data.metrics)
-                run_url = registry.run_url(self.settings, run.info.experiment_id, entry.run_id)
+                found = client.get_run(entry.run_id)
+                run = {
+                    "params": dict(found.data.params),
+                    "metrics": dict(found.data.metrics),
+                    "experiment_id": found.info.experiment_id,
+                }
         except Exception as exc:  # noqa: BLE001 - a broken version never replaces a good one
             observability.MODEL_LOAD_FAILURES.labels(entry.name).inc()
             self._failed.add((entry.name, entry.version))
             self.last_error = f"{entry.name} version {entry.version} failed to load: {str(exc)[:300]}"
             log.error("model refresh: %s; keeping the model already served", self.last_error)
             return None
+        self.cache.put(entry, model, run)
+        return self._served(entry, alias, model, run)
+
+    def _cached(self, entry: registry.Promoted, alias: str | None) -> ServedModel | None:
+        found = self.cache.get(entry)
+        return None if found is None else self._served(entry, alias, *found)
+
+    def _served(
+        self, entry: registry.Promoted, alias: str | None, model: PerceptronForecaster, run: dict[str, Any]
+    ) -> ServedModel:
         observability.MODEL_RELOADS.labels(entry.name).inc()
-        log.info("serving %s version %s (%s)", entry.name, entry.version, alias)
+        log.info("serving %s version %s (%s)", entry.name, entry.version, alias or "pinned by a request")
+        experiment = run.get("experiment_id")
         return ServedModel(
             name=entry.name,
             version=entry.version,
@@ -180,8 +268,8 @@ class ModelStore:
             model=model,
             promoted_at=entry.promoted_at,
             loaded_at=time.time(),
-            params=params,
-            metrics=metrics,
-            run_url=run_url,
+            params=run.get("params") or {},
+            metrics=run.get("metrics") or {},
+            run_url=registry.run_url(self.settings, experiment, entry.run_id) if experiment and entry.run_id else None,
             counter=observability.PREDICTIONS.labels(entry.name, entry.version),
         )

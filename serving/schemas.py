@@ -25,6 +25,16 @@ Name = Annotated[str, Meta(min_length=1, max_length=MAX_NAME, pattern=NAME_PATTE
 FieldPath = Annotated[str, Meta(min_length=1, max_length=MAX_FIELD_PATH, pattern=FIELD_PATH_PATTERN)]
 Scalar = str | int | float | bool | None
 PositiveInt = Annotated[int, Meta(ge=1)]
+Version = Annotated[
+    str,
+    Meta(
+        min_length=1,
+        max_length=100,
+        pattern=r"^[A-Za-z0-9_.-]+$",
+        description='A registered version (`"7"`) or an alias (`challenger`) of the model, for an answer that '
+        "must be reproduced; the champion when left out.",
+    ),
+]
 
 
 class Point(Struct, forbid_unknown_fields=False, gc=False):
@@ -40,6 +50,7 @@ class PredictRequest(Struct, forbid_unknown_fields=True):
     window_size: PositiveInt | None = None
     horizon: PositiveInt = 1
     model: Annotated[str, Meta(min_length=1, max_length=300)] | None = None
+    version: Version | None = None
     collection_name: Name | None = None
     filter: dict[FieldPath, Scalar] | None = None
     value_field: FieldPath = "value"
@@ -52,6 +63,7 @@ class BatchRequest(Struct, forbid_unknown_fields=True):
     windows: list[list[float]]
     horizon: PositiveInt = 1
     model: Annotated[str, Meta(min_length=1, max_length=300)] | None = None
+    version: Version | None = None
 
 
 class Forecast(Struct):

@@ -17,7 +17,8 @@ from starlette.responses import Response
 from core.errors import InvalidInput
 from core.mongo import read_series_async, to_arrays
 from core.series import SeriesSpec
-from serving import prediction
+from core.settings import Settings
+from serving import arrays, prediction
 from serving.bodies import decode, read_body
 from serving.deps import AppState, app_state
 from serving.model_store import ServedModel
@@ -57,7 +58,8 @@ _encode = msgspec.json.Encoder().encode
 )
 async def predict(request: Request) -> Response:
     """Send the recent points (`data`) and get the next `horizon` values with interval bounds,
-    or name a series in MongoDB (`collection_name`) to forecast from its latest points."""
+    or name a series in MongoDB (`collection_name`) to forecast from its latest points. The
+    champion answers, unless `version` pins another (a number, or an alias such as `challenger`)."""
     state = app_state(request)
     settings = state.settings
     body = decode(_predict_decoder, await read_body(request))
@@ -72,7 +74,7 @@ async def predict(request: Request) -> Response:
             raise InvalidInput(
                 f"data has {len(body.data)} points, over the limit of {settings.max_points} (MAX_POINTS)"
             )
-        served = state.store.pick(body.model)
+        served = await _served(state, body.model, body.version)
         times, values = prediction.series_from_points(body.data)
         series = None
     elif body.collection_name is not None:
@@ -92,7 +94,7 @@ async def predict(request: Request) -> Response:
     stamps, target_ms = prediction.next_timestamps(times, body.horizon, (model.metadata or {}).get("step_seconds"))
     served.counter.inc()
     point_list, lower_list, upper_list = point.tolist(), lower.tolist(), upper.tolist()
-    if target_ms is not None and state.log.enabled:
+    if target_ms is not None and state.log.enabled and state.store.models.get(served.name) is served:
         _log(state, request, served, series, target_ms, values, point_list, lower_list, upper_list)
     forecasts = [
         {"timestamp": t, "value": v, "lower": lo, "upper": hi}
@@ -139,10 +141,17 @@ def _request_id(scope: dict[str, Any]) -> str:
     return f"{_ID_PREFIX}{next(_ids):016x}"
 
 
+async def _served(state: AppState, name: str | None, version: str | None) -> ServedModel:
+    """The model a request names: its champion, or the version it pins."""
+    return state.store.pick(name) if version is None else await state.store.pinned(name, version)
+
+
 async def _series_from_mongo(state: AppState, body: PredictRequest) -> tuple[ServedModel, np.ndarray, np.ndarray]:
     spec = SeriesSpec(body.collection_name, body.value_field, body.timestamp_field, body.filter or {})
     store = state.store
-    served = store.pick(body.model or (spec.model_name if spec.model_name in store.models else None))
+    served = await _served(
+        state, body.model or (spec.model_name if spec.model_name in store.models else None), body.version
+    )
     with state.database.answering():
         frame = await read_series_async(await state.database.db(), spec, limit=max(served.model.window_size, 2))
     series = to_arrays(frame.dropna(subset=["timestamp_utc", "value_float"]))
@@ -150,44 +159,89 @@ async def _series_from_mongo(state: AppState, body: PredictRequest) -> tuple[Ser
     return served, times, series.values
 
 
+_BATCH_DOC = body_doc(struct_schema(BatchRequest), EXAMPLES["BatchRequest"])
+_BATCH_DOC["requestBody"]["content"][arrays.NPY] = {
+    "schema": {"type": "string", "format": "binary", "description": "numpy.save of float64 (windows, window_size)"}
+}
+_BATCH_DOC["parameters"] = [
+    {"name": name, "in": "query", "required": False, "schema": {"type": kind}, "description": text}
+    for name, kind, text in (
+        ("horizon", "integer", "Steps per window (a .npy body; default 1)."),
+        ("model", "string", "The model (a .npy body; default the API's)."),
+        ("version", "string", "A version or alias to pin (a .npy body)."),
+    )
+]
+
+
 @router.post(
     "/predict/batch",
     summary="Forecast many windows in one call",
-    openapi_extra=body_doc(struct_schema(BatchRequest), EXAMPLES["BatchRequest"]),
+    openapi_extra=_BATCH_DOC,
     responses={200: answer_doc(struct_schema(BatchResponse)), **errors(404, 422, 503)},
 )
 async def predict_batch(request: Request) -> Response:
     """Each window is `window_size` values, oldest first; the answer has one row of `horizon`
-    forecasts (and bounds) per window, computed in one vectorised call."""
+    forecasts (and bounds) per window, computed in one vectorised call. Send JSON, or a `.npy`
+    array (`Content-Type: application/x-npy`, options in the query) to get one back: shape
+    (3, windows, horizon), forecasts then lower and upper bounds, the model in X-Model-* headers."""
     state = app_state(request)
-    settings = state.settings
-    body = decode(_batch_decoder, await read_body(request))
-    served = state.store.pick(body.model)
-    model = served.model
-    if not body.windows:
-        raise InvalidInput("windows is empty: send at least one window")
-    if len(body.windows) > settings.max_batch_windows:
-        raise InvalidInput(
-            f"{len(body.windows)} windows is over the limit of {settings.max_batch_windows} (MAX_BATCH_WINDOWS)"
-        )
-    if body.horizon > settings.max_horizon:
-        raise InvalidInput(f"horizon={body.horizon} is over the limit of {settings.max_horizon} (MAX_HORIZON)")
-    try:
-        windows = np.array(body.windows, dtype=np.float64)
-    except ValueError:
-        windows = None
-    if windows is None or windows.ndim != 2 or windows.shape[1] != model.window_size:
-        raise InvalidInput(f"every window must hold window_size={model.window_size} values (model {served.name})")
-    if not np.all(np.isfinite(windows)):
-        raise InvalidInput("windows must hold finite numbers only")
-    predicted = model.forecast_windows(windows, body.horizon)
-    lower, upper = model.bounds(predicted)
-    served.counter.inc(len(windows))
+    body = await read_body(request)
+    binary = arrays.is_npy(request.headers.get("content-type"))
+    if binary:
+        query = request.query_params
+        horizon = _positive(query.get("horizon", "1"), "horizon")
+        served = await _served(state, query.get("model") or None, query.get("version") or None)
+        windows = arrays.read_windows(body, served.model.window_size)
+    else:
+        parsed = decode(_batch_decoder, body)
+        horizon = parsed.horizon
+        served = await _served(state, parsed.model, parsed.version)
+        windows = _json_windows(parsed.windows, served)
+    predicted, lower, upper = _forecast_batch(state.settings, served, windows, horizon)
+    if binary:
+        headers = {"X-Model-Name": served.name, "X-Model-Version": served.version, "X-Model-Alias": served.alias or ""}
+        return Response(arrays.npy_bytes(np.stack([predicted, lower, upper])), media_type=arrays.NPY, headers=headers)
     answer = {
         "predictions": np.ascontiguousarray(predicted),
         "lower": np.ascontiguousarray(lower),
         "upper": np.ascontiguousarray(upper),
         "model": served.ref,
-        "horizon": body.horizon,
+        "horizon": horizon,
     }
     return Response(orjson.dumps(answer, option=orjson.OPT_SERIALIZE_NUMPY), media_type=JSON)
+
+
+def _positive(text: str, name: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise InvalidInput(f"{name}={text[:20]!r} in the query must be a whole number of 1 or more")
+    return int(text)
+
+
+def _json_windows(windows: list[list[float]], served: ServedModel) -> np.ndarray:
+    w = served.model.window_size
+    try:
+        array = np.array(windows, dtype=np.float64) if windows else np.empty((0, w))
+    except ValueError:
+        array = None
+    if array is None or array.ndim != 2 or array.shape[1] != w:
+        raise InvalidInput(f"every window must hold window_size={w} values (model {served.name})")
+    return array
+
+
+def _forecast_batch(
+    settings: Settings, served: ServedModel, windows: np.ndarray, horizon: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    if not len(windows):
+        raise InvalidInput("windows is empty: send at least one window")
+    if len(windows) > settings.max_batch_windows:
+        raise InvalidInput(
+            f"{len(windows)} windows is over the limit of {settings.max_batch_windows} (MAX_BATCH_WINDOWS)"
+        )
+    if horizon > settings.max_horizon:
+        raise InvalidInput(f"horizon={horizon} is over the limit of {settings.max_horizon} (MAX_HORIZON)")
+    if not np.all(np.isfinite(windows)):
+        raise InvalidInput("windows must hold finite numbers only")
+    predicted = served.model.forecast_windows(windows, horizon)
+    lower, upper = served.model.bounds(predicted)
+    served.counter.inc(len(windows))
+    return predicted, lower, upper

@@ -14,7 +14,9 @@ from core.settings import get_settings
 from core.training_config import TrainingConfig
 from ml import model_format
 from ml.pyfunc import input_columns
+from pipelines import tracking
 from pipelines.flows import train_series
+from pipelines.tracking import LOSS_POINTS
 from pipelines.validation import ValidationFailed
 from tests.series_data import daily_series
 
@@ -63,6 +65,13 @@ def _artifacts(client, run_id: str, path: str = "") -> set[str]:
     return found
 
 
+@pytest.mark.parametrize(("epochs", "kept"), [(7, 7), (500, 500), (1601, 500)])
+def test_the_loss_history_keeps_every_epoch_or_evenly_spaced_ones(epochs: int, kept: int) -> None:
+    chosen = tracking._evenly(epochs, LOSS_POINTS)
+    assert len(chosen) == kept and chosen[0] == 0 and chosen[-1] == epochs - 1 and np.all(np.diff(chosen) > 0)
+    assert np.diff(chosen).max() - np.diff(chosen).min() <= 1  # evenly spaced
+
+
 def test_first_training_registers_a_champion_with_everything_logged(mongo_db, mlflow_store, seed_series) -> None:
     seed_series()
     outcome = train_series(TrainingConfig(collection="readings", filter=FILTER, window_size=12))
@@ -77,7 +86,8 @@ def test_first_training_registers_a_champion_with_everything_logged(mongo_db, ml
     assert "mongodb://" not in json.dumps(run.data.params)
     assert METRICS <= set(run.data.metrics)
     history = client.get_metric_history(outcome["run_id"], "loss")
-    assert len(history) == run.data.metrics["epochs_trained"] and [m.step for m in history[:3]] == [1, 2, 3]
+    epochs, steps = int(run.data.metrics["epochs_trained"]), [m.step for m in history]
+    assert len(history) == min(epochs, LOSS_POINTS) and steps[:3] == [1, 2, 3] and steps[-1] == epochs
     assert {"plots/loss_curve.svg", "plots/holdout_forecast.svg", "validation/report.json", "model.json"} <= _artifacts(
         client, outcome["run_id"]
     )

@@ -1,5 +1,6 @@
 """`/predict` and `/predict/batch` against a champion trained by the real flow."""
 
+import io
 import json
 
 import numpy as np
@@ -7,6 +8,7 @@ import pytest
 
 from core import registry
 from core.settings import get_settings
+from serving.arrays import NPY
 from tests.series_data import daily_series
 from tests.serving.conftest import MODEL_S1
 
@@ -173,6 +175,63 @@ def test_batch_equals_the_models_vectorised_predict(api) -> None:
     bad = api.post("/predict/batch", json={"windows": [[1.0, 2.0]]})
     assert bad.status_code == 422 and "window_size=12" in bad.json()["detail"]
     assert api.post("/predict/batch", json={"windows": []}).status_code == 422
+
+
+def _npy(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
+
+
+def test_a_npy_batch_answers_in_npy_with_the_json_paths_numbers(api) -> None:
+    windows = np.lib.stride_tricks.sliding_window_view(daily_series(), 12)[:300]
+    as_json = api.post("/predict/batch", json={"windows": windows.tolist(), "horizon": 3}).json()
+    answer = api.post(
+        "/predict/batch?horizon=3", content=_npy(windows.astype(np.float32)), headers={"content-type": NPY}
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"] == NPY and answer.headers["x-model-version"] == "1"
+    predictions, lower, upper = np.load(io.BytesIO(answer.content), allow_pickle=False)
+    assert predictions.shape == (300, 3) and np.all(lower <= predictions) and np.all(predictions <= upper)
+    widened = windows.astype(np.float32).astype(np.float64)  # float32 is read, as float64
+    np.testing.assert_allclose(predictions, _champion_model().forecast_windows(widened, 3), rtol=1e-12)
+    exact = api.post("/predict/batch?horizon=3", content=_npy(windows), headers={"content-type": NPY})
+    exact_predictions, exact_lower, exact_upper = np.load(io.BytesIO(exact.content))
+    np.testing.assert_array_equal(exact_predictions, np.array(as_json["predictions"]))
+    np.testing.assert_array_equal(exact_lower, np.array(as_json["lower"]))
+    np.testing.assert_array_equal(exact_upper, np.array(as_json["upper"]))
+
+
+@pytest.mark.parametrize(
+    ("body", "query", "message"),
+    [
+        (b"not an array", "", "not a .npy array"),
+        (None, "", "shape (5, 11)"),
+        ("strings", "", "not numbers"),
+        ("object", "", "not a .npy array"),
+        ("nan", "", "finite numbers only"),
+        (None, "?horizon=zero", "horizon='zero' in the query"),
+        (None, "?version=99", "has no version or alias '99'"),
+    ],
+)
+def test_malformed_npy_batches_get_422_that_says_what_to_send(api, body, query, message) -> None:
+    made = {
+        None: lambda: _npy(np.ones((5, 11))),
+        "strings": lambda: _npy(np.array([["a"] * 12])),
+        "object": _pickled,
+        "nan": lambda: _npy(np.full((2, 12), np.nan)),
+    }
+    content = body if isinstance(body, bytes) else made[body]()
+    if body is None and query:
+        content = _npy(np.ones((2, 12)))
+    answer = api.post(f"/predict/batch{query}", content=content, headers={"content-type": NPY})
+    assert answer.status_code in (404, 422) and message in answer.json()["detail"], answer.text
+
+
+def _pickled() -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, np.array([[{"a": 1}] * 12], dtype=object), allow_pickle=True)
+    return buffer.getvalue()
 
 
 def test_metrics_count_predictions_per_model_version(api) -> None:
