@@ -1,11 +1,11 @@
 """`make bench`: every benchmark in one run on this machine, written to bench/results.md.
-`python -m bench.run [predict batch training ingestion retrain footprint monitor cold]`
+`python -m bench.run [predict batch training ingestion retrain footprint monitor cold fleet_registry]`
 (default: all); each also runs alone as `python -m bench.<name>`."""
 
 import sys
 import traceback
 
-from bench import batch, cold, footprint, ingestion, monitor, predict, retrain, training
+from bench import batch, cold, fleet_registry, footprint, ingestion, monitor, predict, retrain, training
 from bench.common import setup, teardown
 from bench.report import Report
 
@@ -18,9 +18,8 @@ BENCHMARKS = {
     "footprint": footprint.run,
     "monitor": monitor.run,
     "cold": cold.run,
+    "fleet_registry": fleet_registry.run,
 }
-# bench.fleet_registry runs alone (`python -m bench.fleet_registry`): left out of the full run
-# until the API's start over its thousand models no longer stalls (see the README).
 ORDER = [
     "online",
     "batch",
