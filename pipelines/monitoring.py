@@ -216,6 +216,14 @@ def _live_promotion(
     return f"promoted challenger version {challenger.version} on live evidence"
 
 
+def retrain_options(params: dict[str, str]) -> dict[str, Any]:
+    """What a drift retraining keeps of the champion's run: window, gap policy, and tuning (a
+    tuned champion's successor is chosen the same way)."""
+    kept = ("window_size", "gaps", "max_gap_points")
+    options: dict[str, Any] = {k: params[k] for k in kept if params.get(k) not in (None, "None")}
+    return options | ({"tune": True} if params.get("tune") == "True" else {})
+
+
 def _retrain(
     client: Any,
     settings: Settings,
@@ -239,7 +247,7 @@ def _retrain(
     if last and now - _aware(last) < timedelta(hours=settings.drift_cooldown_hours):
         return f"drift detected; retrained at {_aware(last).isoformat()}, within DRIFT_COOLDOWN_HOURS", None
     params = client.get_run(champion.run_id).data.params if champion.run_id else {}
-    options = {k: params[k] for k in ("window_size", "gaps", "max_gap_points") if params.get(k) not in (None, "None")}
+    options = retrain_options(params)
     if since_ms is not None:
         window = int(options.get("window_size") or settings.default_window_size)
         needed = settings.drift_retrain_min_points or max(100, 10 * window)

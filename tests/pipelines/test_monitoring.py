@@ -15,7 +15,7 @@ from core.processes import free_port, poll_until
 from core.settings import get_settings
 from core.training_config import TrainingConfig
 from pipelines.flows import train_series
-from pipelines.monitoring import monitor_series
+from pipelines.monitoring import monitor_series, retrain_options
 from tests import browser
 from tests.series_data import daily_series, documents
 
@@ -187,3 +187,20 @@ def test_a_calm_replay_as_long_as_the_shifted_one_raises_no_drift(mongo_db, mlfl
     assert calm["roles"]["champion"]["n"] >= 440 * 3
     assert calm["drift"]["performance"]["detected"] is False and calm["drift"]["data"]["detected"] is False
     assert calm["action"] == "none" and calm["last_retrain"] is None
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        (
+            {"window_size": "24", "gaps": "fail", "max_gap_points": "None", "tune": "False"},
+            {"window_size": "24", "gaps": "fail"},
+        ),
+        ({"window_size": "48", "tune": "True", "epochs": "500"}, {"window_size": "48", "tune": True}),
+        ({}, {}),
+    ],
+    ids=["fixed window", "tuned", "no run"],
+)
+def test_a_drift_retraining_keeps_the_champions_window_gaps_and_tuning(params: dict, expected: dict) -> None:
+    assert retrain_options(params) == expected
+    assert TrainingConfig(collection="readings", **expected).tune is (expected.get("tune") is True)
