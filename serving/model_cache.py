@@ -29,6 +29,7 @@ class ModelCache:
     def __init__(self, settings: Settings):
         store = hashlib.sha256(settings.tracking_uri.encode()).hexdigest()[:16]
         self.root = settings.home / "serving" / store
+        self._remembered: str | None = None
 
     def get(self, entry: Promoted) -> tuple[PerceptronForecaster, dict[str, Any]] | None:
         """The version's model and its run's figures, or None when not cached (or unreadable)."""
@@ -46,8 +47,10 @@ class ModelCache:
         self._write(stem.with_suffix(".run.json"), json.dumps(run))
 
     def remember(self, served: dict[str, list[Promoted]]) -> None:
-        """What each alias points at now, for the next start."""
-        self._write(self.root / "served.json", json.dumps({k: [asdict(p) for p in v] for k, v in served.items()}))
+        """What each alias points at now, for the next start (written when it changes)."""
+        text = json.dumps({k: [asdict(p) for p in v] for k, v in served.items()})
+        if text != self._remembered and self._write(self.root / "served.json", text):
+            self._remembered = text
 
     def last_served(self) -> dict[str, list[Promoted]]:
         try:
@@ -59,7 +62,7 @@ class ModelCache:
     def _stem(self, entry: Promoted) -> Path:
         return self.root / "models" / quote(entry.name, safe="") / f"v{entry.version}-{entry.run_id or 'no-run'}"
 
-    def _write(self, path: Path, text: str) -> None:
+    def _write(self, path: Path, text: str) -> bool:
         """Atomically (several workers share the folder); a full disk only costs the cache."""
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -68,3 +71,5 @@ class ModelCache:
             os.replace(handle.name, path)
         except OSError as exc:
             log.warning("model cache: cannot write %s (%s)", path, exc)
+            return False
+        return True
