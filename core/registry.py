@@ -47,6 +47,8 @@ class Tag:
     RMSE = "mlts.rmse"
     CHAMPION_RMSE = "mlts.champion_rmse"
     CHAMPION_VERSION = "mlts.champion_version"
+    EVIDENCE = "mlts.evidence"  # what decided: holdout, backtest, live (served forecasts) or manual
+    BACKTEST = "mlts.backtest"  # with backtest evidence: JSON, per fold both versions' RMSE
     PROMOTED_AT = "mlts.promoted_at"
     PROMOTED_BY = "mlts.promoted_by"
     TRAINING_RUN_ID = "mlts.training_run_id"  # on an `mlflow run` project run: the training it started

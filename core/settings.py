@@ -72,6 +72,12 @@ class Settings(BaseSettings):
     max_gap_points: int = _env(
         "MAX_GAP_POINTS", 6, "Longest gap, in missing points, that gaps=interpolate fills (linearly).", ge=1
     )
+    promotion_evidence: Literal["holdout", "backtest"] = _env(
+        "PROMOTION_EVIDENCE",
+        "holdout",
+        "What the champion gate compares: holdout RMSE, or the mean RMSE of both versions refitted on the same "
+        "rolling-origin folds of the training part (backtest).",
+    )
     tune_time_budget: float = _env(
         "TUNE_TIME_BUDGET",
         60.0,

@@ -28,6 +28,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ml import baselines
+from ml.ensemble import refit
 from ml.errors import ForecastInputError
 from ml.evaluation import scored
 from ml.forecaster import Hyperparameters, PerceptronForecaster, fit_many
@@ -184,6 +185,29 @@ def backtest_many(
         models = fitted[i * plan.folds : (i + 1) * plan.folds]
         share = elapsed * sum(work[i * plan.folds : (i + 1) * plan.folds]) / max(1, sum(work))
         results.append(_score(models, series, plan, season_length, max_steps, share, reference))
+    return results
+
+
+def backtest_refits(
+    models: Sequence[PerceptronForecaster],
+    values: object,
+    plan: FoldPlan | None = None,
+    season_length: int = 1,
+    max_steps: int | None = 1,
+) -> list[BacktestResult]:
+    """Backtest fitted models on the same folds, each refitted by its own recipe on every fold's
+    training part (`ensemble.refit`): two versions compared as they were built, not as one split
+    happened to favour them. One-step scores by default."""
+    series = as_series(values)
+    plan = plan or plan_folds(len(series), season_length)
+    _check_plan(plan, series)
+    reference = _baselines(series, plan, season_length)
+    results = []
+    for model in models:
+        started = time.perf_counter()
+        fitted = refit(model, [series[:origin] for origin in plan.origins])
+        elapsed = time.perf_counter() - started
+        results.append(_score(fitted, series, plan, season_length, max_steps, elapsed, reference))
     return results
 
 

@@ -12,7 +12,7 @@ from dataclasses import replace
 import numpy as np
 
 from ml.errors import ForecastInputError
-from ml.forecaster import Hyperparameters, PerceptronForecaster
+from ml.forecaster import Hyperparameters, PerceptronForecaster, fit_many
 from ml.windows import as_series, windows
 
 
@@ -79,3 +79,29 @@ def in_sample_loss(model: PerceptronForecaster, values: object) -> float:
     inputs, targets = windows(series, model.window_size)
     errors = (model.predict(inputs) - targets) / model.std
     return float(np.mean(errors * errors))
+
+
+def refit(model: PerceptronForecaster, series: Sequence[np.ndarray]) -> list[PerceptronForecaster]:
+    """The model's recipe fitted anew on each of `series`: every member's window, differencing and
+    lags, trained by the model's own descent settings, combined with the same shares. Comparing
+    two models on the same backtest folds needs each refitted as it was built, not only as served."""
+    descent = model.hyperparameters.descent
+    hps = [
+        Hyperparameters(
+            window_size=member.window_size,
+            differencing=member.differencing,
+            season_length=member.season_length,
+            seasonal_lags=member.seasonal_lags,
+            **descent,
+        )
+        for member in model.structure
+    ]
+    shares = [member.weight for member in model.structure]
+    fitted = fit_many([hp for _ in series for hp in hps], [values for values in series for _ in hps])
+    refitted = []
+    for i in range(len(series)):
+        units = fitted[i * len(hps) : (i + 1) * len(hps)]
+        for unit, member in zip(units, model.structure, strict=True):
+            unit.members = (replace(member, weight=1.0),)
+        refitted.append(units[0] if len(units) == 1 else combine(units, shares))
+    return refitted

@@ -1,12 +1,17 @@
 """Holdout evaluation: the model against the naive and seasonal-naive baselines on the same points."""
 
+import warnings
+
 import numpy as np
 
 from ml import baselines
 from ml.errors import ForecastInputError
 from ml.forecaster import PerceptronForecaster
+from ml.intervals import MAX_CALIBRATED_STEPS, error_quantiles, step_errors
 from ml.metrics import mase, naive_scale, point_metrics
 from ml.windows import as_series, windows
+
+MIN_CROSS_FITTED = 10
 
 
 def holdout_predictions(model: PerceptronForecaster, values: np.ndarray, start: int) -> np.ndarray:
@@ -41,3 +46,38 @@ def scored(prefix: str, actual: np.ndarray, predicted: np.ndarray, scale: float)
     metrics = point_metrics(actual, predicted)
     metrics["mase"] = mase(metrics["mae"], scale)
     return {prefix + name: value for name, value in metrics.items()}
+
+
+def horizon_metrics(
+    model: PerceptronForecaster, values: object, start: int, max_steps: int = MAX_CALIBRATED_STEPS
+) -> dict[str, np.ndarray]:
+    """How the error grows with the horizon: per step 1..H, `mae`, `rmse` and `count` of the
+    recursive forecasts from every origin of the holdout values[start:], and `coverage` of
+    intervals at the model's level. The model's own intervals were calibrated on these very
+    errors, so their coverage here would be the level by construction; each half of the
+    holdout's origins is instead covered by offsets calibrated on the other half (cross-fitted),
+    an honest estimate. Empty when the holdout has no origin after a window."""
+    series = as_series(values)
+    w = model.window_size
+    if start < w or start >= len(series):
+        return {}
+    errors = step_errors(model.forecast_windows, series, start, w, max_steps)
+    result = {
+        "mae": np.nanmean(np.abs(errors), axis=0),
+        "rmse": np.sqrt(np.nanmean(errors * errors, axis=0)),
+        "count": np.sum(~np.isnan(errors), axis=0).astype(float),
+    }
+    half = len(errors) // 2
+    if model.intervals is not None and half >= 1:
+        halves = ((slice(0, half), slice(half, None)), (slice(half, None), slice(0, half)))
+        first = np.sum(~np.isnan(errors[:half]), axis=0)
+        usable = np.minimum(first, result["count"] - first) >= MIN_CROSS_FITTED
+        inside = np.full(errors.shape, np.nan)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN steps of a half: not usable anyway
+            for covered, calibration in halves:
+                lower, upper = error_quantiles(errors[calibration], model.intervals.level)
+                part = errors[covered]
+                inside[covered] = np.where(np.isnan(part), np.nan, (part >= lower) & (part <= upper))
+            result["coverage"] = np.where(usable, np.nanmean(inside, axis=0), np.nan)
+    return result

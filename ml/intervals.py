@@ -61,6 +61,22 @@ def calibrate(
             f"intervals need a window of {window_size} values before a non-empty holdout; "
             f"holdout starts at {start} of {len(values)}"
         )
+    errors = step_errors(forecast_windows, values, start, window_size, max_steps)
+    lower, upper = error_quantiles(errors, level)
+    return PredictionIntervals(level=float(level), lower=lower, upper=upper)
+
+
+def step_errors(
+    forecast_windows: Callable[[np.ndarray, int], np.ndarray],
+    values: np.ndarray,
+    start: int,
+    window_size: int,
+    max_steps: int = MAX_CALIBRATED_STEPS,
+) -> np.ndarray:
+    """Errors (actual - forecast) of the recursive forecasts from every origin in values[start:]:
+    one row per origin, column h-1 for h steps ahead, NaN past the end of the series. Steps stop
+    where fewer than MIN_RESIDUALS_PER_STEP origins reach."""
+    holdout = len(values) - start
     steps = int(max(1, min(max_steps, holdout - MIN_RESIDUALS_PER_STEP + 1)))
     origins = np.arange(start, len(values))
     inputs = sliding_window_view(values, window_size)[origins - window_size]
@@ -68,11 +84,13 @@ def calibrate(
     targets = origins[:, None] + np.arange(steps)[None, :]
     valid = targets < len(values)
     actual = np.where(valid, values[np.minimum(targets, len(values) - 1)], np.nan)
-    errors = actual - predicted
+    return actual - predicted
+
+
+def error_quantiles(errors: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per-step lower and upper offsets holding `level` of the errors (columns), widening with the
+    horizon: a step is never more certain than the one before it."""
     alpha = 1.0 - level
     lower = np.nanquantile(errors, alpha / 2.0, axis=0)
     upper = np.nanquantile(errors, 1.0 - alpha / 2.0, axis=0)
-    # Widening with the horizon: a step is never more certain than the one before it.
-    lower = np.minimum.accumulate(np.minimum(lower, 0.0))
-    upper = np.maximum.accumulate(np.maximum(upper, 0.0))
-    return PredictionIntervals(level=float(level), lower=lower, upper=upper)
+    return np.minimum.accumulate(np.minimum(lower, 0.0)), np.maximum.accumulate(np.maximum(upper, 0.0))

@@ -206,7 +206,7 @@ def _live_promotion(
     )
     try:
         with training_lock(db, model, settings.training_lock_ttl_seconds, "live promotion"):
-            decision = Decision(PROMOTED, reason, rmse_b, str(champion.version), rmse_a)
+            decision = Decision(PROMOTED, reason, rmse_b, str(champion.version), rmse_a, "live")
             apply(client, settings, model, str(challenger.version), decision, challenger.run_id, by="live evidence")
             registry.writer(client).set_model_version_tag(
                 model, str(challenger.version), "mlts.live_test", json.dumps(doc["live_test"])

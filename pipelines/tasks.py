@@ -17,9 +17,10 @@ from core.series import SeriesSpec
 from core.settings import Settings
 from core.training_config import TrainingConfig
 from ml import holdout_predictions
+from ml.evaluation import horizon_metrics
 from ml.forecaster import Hyperparameters, PerceptronForecaster
 from ml.windows import MIN_HOLDOUT, minimum_points
-from pipelines import promotion, tracking, tuning
+from pipelines import datasets, promotion, tracking, tuning
 from pipelines.training import Split, evaluate_forecaster, fit_forecaster, split_series
 from pipelines.validation import ValidationReport, validate_series
 
@@ -135,10 +136,11 @@ def log_run(
     spec = config.spec
     params = tracking.training_params(spec, hp, data, settings, config.limit, fraction)
     tracking.log_params(client, run_id, {**params, "tune": config.tune})
-    tracking.log_dataset(client, run_id, spec, data, settings)
+    datasets.log_dataset(client, run_id, spec, data, settings)
     tracking.log_artifacts(client, run_id, spec, model, data, holdout_predictions(model, data.values, data.start))
     model_uri, model_id = tracking.log_pyfunc(run_id, model, data, settings)
-    tracking.log_metrics(client, run_id, metrics, model.loss_history, model_id)
+    by_step = horizon_metrics(model, data.values, data.start)
+    tracking.log_metrics(client, run_id, metrics, model.loss_history, model_id, by_step)
     get_run_logger().info("logged params, metrics, plots and the pyfunc model to MLflow run %s", run_id)
     return model_uri
 
@@ -166,7 +168,7 @@ def promote(
     if problem is not None:
         decision = promotion.Decision(REJECTED, problem, metrics["rmse"])
     else:
-        decision = promotion.decide(client, settings, name, version, metrics["rmse"], data)
+        decision = promotion.decide(client, settings, name, version, metrics["rmse"], data, model)
     promotion.apply(client, settings, name, version, decision, run_id, by=f"train_series run {run_id}")
     get_run_logger().info("%s version %s: %s, %s", name, version, decision.decision, decision.reason)
     return decision

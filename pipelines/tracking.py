@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from core import registry
-from core.masking import mask_url
 from core.registry import Tag, Trigger
 from core.series import SeriesSpec
 from core.settings import Settings
@@ -35,6 +34,7 @@ if TYPE_CHECKING:
 
 _BATCH = 1000
 LOSS_POINTS = 500
+HORIZON_METRICS = ("rmse", "mae", "coverage")  # logged per forecast step as holdout_<name>_by_step
 
 
 @lru_cache
@@ -115,13 +115,20 @@ def training_params(
 
 
 def log_metrics(
-    client: "MlflowClient", run_id: str, metrics: dict[str, float], loss_history: np.ndarray, model_id: str | None
+    client: "MlflowClient",
+    run_id: str,
+    metrics: dict[str, float],
+    loss_history: np.ndarray,
+    model_id: str | None,
+    by_step: dict[str, np.ndarray] | None = None,
 ) -> None:
     """Holdout and training metrics (also the logged model's, as MLflow 3 shows them on its
     page), and the training loss as the run's `loss` history: every epoch up to LOSS_POINTS,
     else that many evenly spaced, first and last included, each at its epoch (MLflow's charts
     draw a few hundred points of a history; writing thousands cost a fleet a third of its
-    retraining time). The whole curve is drawn in the loss_curve.svg artifact.
+    retraining time). The whole curve is drawn in the loss_curve.svg artifact. `by_step`
+    (`ml.evaluation.horizon_metrics`) becomes `holdout_rmse_by_step` and the like, one point per
+    forecast step, so the run's chart of a step metric shows how the error grows with the horizon.
 
     Logged after the model: MLflow's log_model otherwise reads back every metric's whole history
     to copy it onto the model, a third of a fleet's retraining time on SQLite."""
@@ -132,6 +139,11 @@ def log_metrics(
     client.log_batch(run_id, metrics=finite)
     kept = _evenly(len(loss_history), LOSS_POINTS)
     history = [Metric("loss", float(loss_history[i]), now, int(i) + 1) for i in kept if np.isfinite(loss_history[i])]
+    for name in HORIZON_METRICS:
+        curve = (by_step or {}).get(name, ())
+        history += [
+            Metric(f"holdout_{name}_by_step", float(v), now, h) for h, v in enumerate(curve, 1) if np.isfinite(v)
+        ]
     for begin in range(0, len(history), _BATCH):
         client.log_batch(run_id, metrics=history[begin : begin + _BATCH])
 
@@ -262,39 +274,3 @@ def register_version(
         client.set_logged_model_tags(model_id, {"mlflow.modelVersions": link})
     client.set_tag(run_id, Tag.MODEL_VERSION, str(version.version))
     return str(version.version)
-
-
-def log_dataset(client: "MlflowClient", run_id: str, spec: SeriesSpec, split: Split, settings: Settings) -> None:
-    """The run's input as an MLflow dataset (the UI's Dataset column): where it came from (the
-    database, collection and filter; the server's URL with its password masked), a digest of the
-    values trained on, their schema, row count and time range."""
-    import hashlib
-
-    from mlflow.entities import Dataset, DatasetInput, InputTag
-
-    digest = hashlib.md5(split.values.tobytes() + split.timestamps.astype(np.int64).tobytes(), usedforsecurity=False)
-    source = {
-        "uri": mask_url(settings.mongo_url) if settings.mongo_url else "embedded MongoDB (MLTS_HOME)",
-        "database": settings.mongodb_database,
-        "collection": spec.collection,
-        "filter": dict(spec.filter),
-        "timestamp_field": spec.timestamp_field,
-        "value_field": spec.value_field,
-    }
-    schema = {"mlflow_colspec": [{"name": "timestamp", "type": "datetime"}, {"name": "value", "type": "double"}]}
-    profile = {
-        "num_rows": int(len(split.values)),
-        "start": data_summary(split)["data_start"],
-        "end": data_summary(split)["data_end"],
-        "filled_points": split.filled,
-        "dropped_points": split.dropped,
-    }
-    dataset = Dataset(
-        name=spec.model_name,
-        digest=digest.hexdigest()[:8],
-        source_type="mongodb",
-        source=json.dumps(source, sort_keys=True, default=str),
-        schema=json.dumps(schema),
-        profile=json.dumps(profile),
-    )
-    client.log_inputs(run_id, datasets=[DatasetInput(dataset, tags=[InputTag("mlflow.data.context", "training")])])

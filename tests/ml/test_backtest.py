@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from ml import ForecastInputError, Hyperparameters, PerceptronForecaster
-from ml.backtest import backtest, backtest_many, default_horizon, plan_folds, with_intervals
+from ml.backtest import backtest, backtest_many, backtest_refits, default_horizon, plan_folds, with_intervals
 from ml.metrics import point_metrics
 from tests.ml.series_factory import ar
 
@@ -137,3 +137,15 @@ def test_backtest_many_matches_one_by_one() -> None:
 def test_a_plan_for_another_series_is_rejected() -> None:
     with pytest.raises(ForecastInputError, match="the fold plan is for 200 points"):
         backtest(Hyperparameters(window_size=2), _seasonal(300), plan_folds(200, 12), 12)
+
+
+def test_fitted_models_are_backtested_by_their_recipe_on_the_same_folds() -> None:
+    values = _seasonal(300)
+    plan = plan_folds(len(values), 12)
+    hps = [Hyperparameters(window_size=12), Hyperparameters(window_size=1, differencing="seasonal", season_length=12)]
+    fitted = [PerceptronForecaster(hp).fit(values) for hp in hps]  # fitted on everything: only the recipe counts
+    refitted = backtest_refits(fitted, values, plan, 12)
+    for hp, result in zip(hps, refitted):
+        assert result.plan == plan and len(result.folds) == plan.folds
+        assert result.rmse == pytest.approx(backtest(hp, values, plan, 12).rmse, rel=1e-6)
+    assert refitted[0].rmse != pytest.approx(refitted[1].rmse, rel=1e-3)

@@ -3,7 +3,7 @@ import pytest
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ml import ForecastInputError, Hyperparameters, PerceptronForecaster
-from ml.ensemble import combine, in_sample_loss
+from ml.ensemble import combine, in_sample_loss, refit
 from tests.ml.series_factory import ar
 
 
@@ -78,3 +78,18 @@ def test_a_member_weighted_zero_is_left_out(members) -> None:
     np.testing.assert_allclose(
         combined.predict(inputs), 0.5 * models[0].predict(inputs) + 0.5 * models[1].predict(inputs[:, -3:])
     )
+
+
+def test_refit_rebuilds_the_recipe_on_new_data(members) -> None:
+    values, models = members
+    combined = combine(models, [0.5, 0.3, 0.2])
+    (again,) = refit(combined, [values[:400]])  # the same data: the same unit
+    assert [(m.window_size, m.differencing, m.weight) for m in again.structure] == [
+        (m.window_size, m.differencing, m.weight) for m in combined.structure
+    ]
+    np.testing.assert_allclose(again.weights, combined.weights, rtol=1e-6, atol=1e-9)
+    shorter, longer = refit(combined, [values[:300], values[:450]])  # other data: other weights
+    assert shorter.window_size == longer.window_size == combined.window_size
+    assert not np.allclose(shorter.weights, longer.weights)
+    (single,) = refit(models[0], [values[:400]])
+    assert single.members == models[0].structure and np.allclose(single.weights, models[0].weights, rtol=1e-6)

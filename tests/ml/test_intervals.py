@@ -3,6 +3,7 @@ import pytest
 
 from ml import Hyperparameters, PerceptronForecaster, calibrate
 from ml.errors import ForecastInputError
+from ml.evaluation import evaluate, horizon_metrics
 from tests.ml.series_factory import ar
 
 
@@ -48,3 +49,25 @@ def test_calibration_needs_a_window_before_the_holdout() -> None:
         calibrate(model.forecast_windows, np.sin(np.arange(100.0)), 3, 6)
     with pytest.raises(ForecastInputError, match="level"):
         calibrate(model.forecast_windows, np.sin(np.arange(100.0)), 50, 6, level=1.5)
+
+
+def test_horizon_metrics_grow_with_the_step_and_cover_honestly() -> None:
+    rng = np.random.default_rng(3)
+    values = 50 + np.cumsum(ar(rng, 3000, [0.5], scale=1.0)) * 0.2 + ar(rng, 3000, [0.3], scale=1.0)
+    model = PerceptronForecaster(Hyperparameters(window_size=8)).fit(values[:2000])
+    model.intervals = calibrate(model.forecast_windows, values, 2000, 8, 0.9)
+    steps = horizon_metrics(model, values, 2000)
+    assert len(steps["rmse"]) == 48 and steps["count"][0] == 1000 and steps["count"][-1] == 1000 - 47
+    assert steps["rmse"][0] == pytest.approx(evaluate(model, values, 2000)["rmse"], rel=1e-9)
+    assert steps["rmse"][-1] > 1.5 * steps["rmse"][0] and np.all(steps["mae"] <= steps["rmse"] + 1e-12)
+    assert np.all((steps["coverage"] > 0.75) & (steps["coverage"] < 0.99))  # cross-fitted, not 0.9 by construction
+
+
+def test_horizon_metrics_leave_out_coverage_a_short_holdout_cannot_measure() -> None:
+    values = ar(np.random.default_rng(4), 300, [0.5], scale=1.0)
+    model = PerceptronForecaster(Hyperparameters(window_size=4)).fit(values[:260])
+    assert "coverage" not in horizon_metrics(model, values, 260)  # no intervals
+    model.intervals = calibrate(model.forecast_windows, values, 260, 4, 0.9)
+    steps = horizon_metrics(model, values, 260)
+    assert len(steps["rmse"]) == 21 and np.isfinite(steps["coverage"][0]) and np.isnan(steps["coverage"][-1])
+    assert horizon_metrics(model, values, 2) == {}

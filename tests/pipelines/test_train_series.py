@@ -88,6 +88,13 @@ def test_first_training_registers_a_champion_with_everything_logged(mongo_db, ml
     history = client.get_metric_history(outcome["run_id"], "loss")
     epochs, steps = int(run.data.metrics["epochs_trained"]), [m.step for m in history]
     assert len(history) == min(epochs, LOSS_POINTS) and steps[:3] == [1, 2, 3] and steps[-1] == epochs
+    by_step = client.get_metric_history(outcome["run_id"], "holdout_rmse_by_step")  # error against the horizon
+    assert [m.step for m in by_step] == list(range(1, len(by_step) + 1)) and len(by_step) > 10
+    assert (
+        by_step[0].value == pytest.approx(run.data.metrics["rmse"], rel=1e-9) and by_step[-1].value > by_step[0].value
+    )
+    coverage = [m.value for m in client.get_metric_history(outcome["run_id"], "holdout_coverage_by_step")]
+    assert coverage and all(0 < c <= 1 for c in coverage)
     assert {"plots/loss_curve.svg", "plots/holdout_forecast.svg", "validation/report.json", "model.json"} <= _artifacts(
         client, outcome["run_id"]
     )
@@ -99,6 +106,7 @@ def test_first_training_registers_a_champion_with_everything_logged(mongo_db, ml
     assert "readings.value where additional_features.sensor_id=s1" in model.description
     version = client.get_model_version_by_alias(NAME, "champion")
     assert str(version.version) == "1" and version.tags["mlts.decision"] == "promoted"
+    assert version.tags["mlts.evidence"] == "holdout"
     assert version.tags["mlts.reason"] and version.description
     logged = client.get_logged_model(run.outputs.model_outputs[0].model_id)  # figures on the model's own page
     assert {m.key: m.value for m in logged.metrics}["rmse"] == run.data.metrics["rmse"]
@@ -145,6 +153,32 @@ def test_champion_moves_only_to_a_better_version(mongo_db, mlflow_store, seed_se
     client.set_registered_model_alias(NAME, "champion", "3")  # moved outside mlts: the summary is stale
     (entry,) = registry.promoted_models(client, "champion")
     assert (entry.version, entry.run_id) == ("3", worse["run_id"])
+
+
+def test_the_gate_can_compare_both_versions_on_backtest_folds_of_the_training_part(
+    mongo_db, mlflow_store, seed_series, monkeypatch
+) -> None:
+    seed_series()
+    first = train_series(TrainingConfig(collection="readings", filter=FILTER, window_size=12, epochs=1))
+    monkeypatch.setenv("PROMOTION_EVIDENCE", "backtest")
+    get_settings.cache_clear()
+    better = train_series(TrainingConfig(collection="readings", filter=FILTER, window_size=12))
+    worse = train_series(TrainingConfig(collection="readings", filter=FILTER, window_size=12, epochs=1))
+    assert (first["decision"], better["decision"], worse["decision"]) == ("promoted", "promoted", "challenger")
+
+    client = registry.client(get_settings())
+    for outcome, verdict in ((better, "beats"), (worse, "does not beat")):
+        tags = client.get_model_version(NAME, outcome["version"]).tags
+        assert tags["mlts.evidence"] == "backtest" and "backtest RMSE" in tags["mlts.reason"]
+        assert verdict in tags["mlts.reason"]
+        folds = json.loads(tags["mlts.backtest"])
+        train_points = int(client.get_run(outcome["run_id"]).data.params["train_points"])
+        assert len(folds) >= 2 and all(f["origin"] < train_points for f in folds)  # never the holdout
+        mean_new = np.mean([f["rmse"] for f in folds])
+        mean_champion = np.mean([f["champion_rmse"] for f in folds])
+        assert (mean_new < mean_champion) == (verdict == "beats")
+        assert float(tags["mlts.rmse"]) == pytest.approx(outcome["rmse"])  # the holdout score stays on record
+    assert str(client.get_model_version_by_alias(NAME, "champion").version) == better["version"]
 
 
 @pytest.mark.parametrize(
