@@ -43,6 +43,8 @@ def serve(
         return
     import uvicorn
 
+    if workers > 1:
+        _shared_metrics(settings.home / "serving" / f"metrics-{port}")
     console.print(f"mlts API on http://{host}:{port}  (docs: /docs, {workers} worker{'s' if workers > 1 else ''})")
     uvicorn.run(
         "serving.main:app",
@@ -55,6 +57,17 @@ def serve(
         proxy_headers=True,
         forwarded_allow_ips="*",
     )
+
+
+def _shared_metrics(folder: Path) -> None:
+    """Prometheus multiprocess mode for the workers (they inherit the variable): each writes its
+    figures under `folder`, emptied first so a previous run's counts are not added in, and
+    /metrics sums them. A PROMETHEUS_MULTIPROC_DIR set by the user is theirs to manage."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
 
 
 def ui(

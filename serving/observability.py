@@ -4,12 +4,18 @@ The middleware is pure ASGI (no BaseHTTPMiddleware: it would copy every body thr
 group) and does three cheap things per request: refuse bodies over MAX_BODY_BYTES before they
 are read, time the request, and count it under its route template (`/train/{run_id}`, not the
 raw path, so the label set stays small).
+
+With several workers (`mlts serve --workers N`) each process writes its figures to files in
+PROMETHEUS_MULTIPROC_DIR (prometheus_client's multiprocess mode, which `mlts serve` sets up), and
+`/metrics`, whichever worker answers it, reads them all: counters and histograms summed over the
+workers, gauges as the most recent value.
 """
 
+import os
 import time
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -35,17 +41,40 @@ MODEL_LOAD_FAILURES = Counter(
     ["model"],
     registry=REGISTRY,
 )
-MODELS_LOADED = Gauge("mlts_models_loaded", "Models in memory.", registry=REGISTRY)
+MODELS_LOADED = Gauge("mlts_models_loaded", "Models in memory.", registry=REGISTRY, multiprocess_mode="max")
 PREDICTION_LOG_DROPPED = Counter(
     "mlts_prediction_log_dropped", "Forecasts the prediction log dropped (Mongo slow or away).", registry=REGISTRY
 )
 _LIVE = ["model", "version", "role"]
-LIVE_RMSE = Gauge("mlts_live_rmse", "RMSE of served forecasts against actuals.", _LIVE, registry=REGISTRY)
-LIVE_COVERAGE = Gauge("mlts_live_coverage", "Share of actuals inside the interval.", _LIVE, registry=REGISTRY)
-LIVE_ACTUALS = Gauge("mlts_live_actuals", "Actuals matched to served forecasts.", _LIVE, registry=REGISTRY)
-DRIFT_DETECTED = Gauge(
-    "mlts_drift_detected", "1 while the monitor reports drift.", ["model", "kind"], registry=REGISTRY
+_SAME = "mostrecent"  # every worker reads the same monitor document: one value, not one per process
+LIVE_RMSE = Gauge(
+    "mlts_live_rmse", "RMSE of served forecasts against actuals.", _LIVE, registry=REGISTRY, multiprocess_mode=_SAME
 )
+LIVE_COVERAGE = Gauge(
+    "mlts_live_coverage", "Share of actuals inside the interval.", _LIVE, registry=REGISTRY, multiprocess_mode=_SAME
+)
+LIVE_ACTUALS = Gauge(
+    "mlts_live_actuals", "Actuals matched to served forecasts.", _LIVE, registry=REGISTRY, multiprocess_mode=_SAME
+)
+DRIFT_DETECTED = Gauge(
+    "mlts_drift_detected",
+    "1 while the monitor reports drift.",
+    ["model", "kind"],
+    registry=REGISTRY,
+    multiprocess_mode=_SAME,
+)
+
+
+def exposition() -> tuple[bytes, str]:
+    """The text Prometheus scrapes: this process's registry, or every worker's in multiprocess mode."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+
 
 _TOO_LARGE = b'{"detail":"request body too large: the limit is %d bytes (MAX_BODY_BYTES)"}'
 

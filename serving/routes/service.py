@@ -1,7 +1,6 @@
 """`/health`, `/ready` and `/metrics`: what orchestrators, load balancers and Prometheus ask."""
 
 from fastapi import APIRouter
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import PlainTextResponse, Response
 
 from core.masking import mask_text
@@ -44,4 +43,5 @@ async def ready(state: StateDep) -> Response:
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)
 async def metrics() -> Response:
-    return Response(generate_latest(observability.REGISTRY), media_type=CONTENT_TYPE_LATEST)
+    body, media_type = observability.exposition()
+    return Response(body, media_type=media_type)
