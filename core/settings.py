@@ -115,6 +115,14 @@ class Settings(BaseSettings):
     preload_training: bool = _env(
         "PRELOAD_TRAINING", False, "Import the training stack when the API starts, not at its first /train."
     )
+    model_webhook_url: str | None = _env(
+        "MODEL_WEBHOOK_URL",
+        None,
+        "Base URL at which the MLflow server reaches this API; with MODEL_WEBHOOK_SECRET, alias moves are pushed.",
+    )
+    model_webhook_secret: SecretStr | None = _env(
+        "MODEL_WEBHOOK_SECRET", None, "Secret of the API's MLflow webhook: deliveries must be signed with it (HMAC)."
+    )
     max_body_bytes: int = _env("MAX_BODY_BYTES", 16 * 1024 * 1024, "Largest request body accepted.", ge=1024)
 
     # Monitoring: how served forecasts turn out

@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from core.settings import Settings, get_settings
-from serving import errors
+from serving import errors, webhooks
 from serving.database import Database
 from serving.deps import AppState
 from serving.live import LiveFigures
@@ -23,6 +23,7 @@ from serving.model_store import ModelStore
 from serving.observability import ObservabilityMiddleware
 from serving.prediction_log import PredictionLog
 from serving.routes import database, docs, forecast, models, monitoring, service, training
+from serving.routes import webhooks as webhook_routes
 from serving.training import Trainings
 
 _NO_TELEMETRY = {"tracing": False, "metrics": False, "logs": False}
@@ -35,6 +36,10 @@ async def _freeze_after(first_load: asyncio.Task) -> None:
     forecasts, as the prediction log's queue promotes objects to the old generation)."""
     await asyncio.wait([first_load])
     gc.freeze()
+
+
+async def _register_webhook(store: ModelStore, settings: Settings) -> None:
+    store.webhook = await asyncio.to_thread(webhooks.announce, settings)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -63,6 +68,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             asyncio.create_task(state.log.run()),
             asyncio.create_task(state.live.follow(settings.model_refresh_seconds)),
         ]
+        if settings.model_webhook_secret is not None:
+            background.append(asyncio.create_task(_register_webhook(store, settings)))
         if settings.preload_training:
             background.append(asyncio.create_task(asyncio.to_thread(state.trainings.warm)))
         yield
@@ -93,6 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["Content-Type", "X-API-Key", "Prefer"],
         )
     app.add_middleware(ObservabilityMiddleware, max_body_bytes=settings.max_body_bytes)
-    for router in (forecast.router, models.router, monitoring.router, service.router, training.router, database.router):
-        app.include_router(router)
+    routers = (forecast, models, monitoring, service, training, database, webhook_routes)
+    for module in routers:
+        app.include_router(module.router)
     return app

@@ -7,6 +7,7 @@ MLflow, and it never writes there.
 """
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -80,6 +81,8 @@ class ModelStore:
         self._failed: set[tuple[str, str]] = set()  # versions that would not load: not retried
         self._pinned: OrderedDict[tuple[str, str], tuple[float, ServedModel]] = OrderedDict()
         self.cache = ModelCache(settings)
+        self.webhook = "off"  # what registering the MLflow webhook did (serving/webhooks.py)
+        self._woken: asyncio.Event | None = None
 
     def warm_start(self) -> int:
         """Serve what the aliases pointed at when this API (or another on the same MLTS_HOME)
@@ -164,13 +167,24 @@ class ModelStore:
         return served
 
     async def follow(self) -> None:
-        """Refresh every MODEL_REFRESH_SECONDS, forever (the app's lifespan cancels it)."""
+        """Refresh every MODEL_REFRESH_SECONDS, or at once when `wake` is called (an alias moved),
+        forever (the app's lifespan cancels it)."""
+        self._woken = woken = asyncio.Event()
         while True:
-            await asyncio.sleep(self.settings.model_refresh_seconds)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(woken.wait(), self.settings.model_refresh_seconds)
+            woken.clear()
             try:
                 await asyncio.to_thread(self.refresh)
             except Exception:  # noqa: BLE001
                 log.exception("model refresh failed")
+
+    def wake(self) -> bool:
+        """Refresh now rather than at the next period; False before `follow` runs."""
+        if self._woken is None:
+            return False
+        self._woken.set()
+        return True
 
     def refresh(self) -> bool:
         """Load what the alias points at now; keep the old model of any name that fails. Returns

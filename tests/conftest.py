@@ -122,7 +122,7 @@ def start_api(mongo_db, mongo_url, mlflow_store, tmp_path: Path) -> Iterator[Cal
     children: list[Child] = []
 
     def start(*options: str, **env: str) -> tuple[str, float]:
-        port = free_port()
+        port = int(env.get("PORT") or free_port())
         environment = {
             "MONGODB_URL": mongo_url,
             "MONGODB_DATABASE": mongo_db.name,

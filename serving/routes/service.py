@@ -27,6 +27,7 @@ async def health(state: StateDep) -> Response:
             "default_model": store.default_name,
             "registry": _REGISTRY_STATE[store.registry_reachable],
             "last_refresh_seconds": store.last_refresh_seconds,
+            "webhook": store.webhook,
             "last_error": mask_text(store.last_error, [state.settings.mongo_url]) if store.last_error else None,
             "environment": state.settings.environment,
             "training": state.trainings.state,

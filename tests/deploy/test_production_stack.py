@@ -4,6 +4,7 @@ against the PostgreSQL server at 127.0.0.1:5432, each in a database created for 
 dropped after it, with a training flow run end to end through them."""
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -64,6 +65,11 @@ def _command(service: str, replace: dict[str, str] | None = None) -> list[str]:
     return parts
 
 
+def _default(value: str) -> str:
+    """A compose value as compose fills it in with nothing set: `${NAME:-default}` is the default."""
+    return re.sub(r"\$\{[A-Z0-9_]+:-([^}]*)\}", r"\1", value)
+
+
 def _start(command: list[str], env: dict[str, str], log: Path) -> Child:
     return Child.spawn(command, command[0], log, env={**env, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"})
 
@@ -73,7 +79,7 @@ def servers(postgres, tmp_path_factory) -> Iterator[dict[str, str]]:
     folder = tmp_path_factory.mktemp("stack")
     mlflow_port, prefect_port = free_port(), free_port()
     mlflow_env = {
-        **SERVICES["mlflow"]["environment"],
+        **{name: _default(value) for name, value in SERVICES["mlflow"]["environment"].items()},
         "MLFLOW_BACKEND_STORE_URI": postgres("mlflow"),
         "MLFLOW_ARTIFACTS_DESTINATION": str(folder / "mlartifacts"),
         "MLFLOW_PORT": str(mlflow_port),
