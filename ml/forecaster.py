@@ -205,6 +205,21 @@ class PerceptronForecaster:
             buffer[:, w + step] = (buffer[:, step : step + w] - self.mean) @ weights + offset
         return buffer[:, w:]
 
+    def forecast_last(self, window: np.ndarray, horizon: int) -> tuple[list[float], list[float], list[float]]:
+        """Forecasts and interval bounds after one window already checked (its length, finite
+        values), as Python floats: the shape of a request. One step is one dot product; more
+        steps go through `forecast_windows`."""
+        weights = self._require_fitted()
+        if horizon == 1:
+            value = float((window - self.mean) @ weights) + (self.std * self.bias + self.mean)
+            if self.intervals is None:
+                return [value], [value], [value]
+            lower, upper = self.intervals.offsets(1)
+            return [value], [value + float(lower[0])], [value + float(upper[0])]
+        point = self.forecast_windows(window[None, :], horizon)
+        lower, upper = self.bounds(point)
+        return point[0].tolist(), lower[0].tolist(), upper[0].tolist()
+
     def forecast(self, history: object, horizon: int = 1) -> np.ndarray:
         """The next `horizon` values after a history of at least `window_size` values."""
         series = as_series(history, "history")

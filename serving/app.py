@@ -13,11 +13,13 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.routing import APIRoute
 
 from core.settings import Settings, get_settings
 from serving import errors, webhooks
 from serving.database import Database
 from serving.deps import AppState
+from serving.fast_path import FastPath
 from serving.live import LiveFigures
 from serving.model_store import ModelStore
 from serving.observability import ObservabilityMiddleware
@@ -92,6 +94,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.mlts = state
     errors.install(app)
     docs.install(app)
+    routers = (forecast, models, monitoring, service, training, database, webhook_routes)
+    for module in routers:
+        app.include_router(module.router)
+    hot = {"/predict", "/predict/batch"}
+    fast = {r.path: (r, r.endpoint) for r in forecast.router.routes if isinstance(r, APIRoute) and r.path in hot}
+    app.add_middleware(FastPath, routes=fast)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -100,7 +108,4 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["Content-Type", "X-API-Key", "Prefer"],
         )
     app.add_middleware(ObservabilityMiddleware, max_body_bytes=settings.max_body_bytes)
-    routers = (forecast, models, monitoring, service, training, database, webhook_routes)
-    for module in routers:
-        app.include_router(module.router)
     return app

@@ -105,7 +105,7 @@ class ObservabilityMiddleware:
             if message["type"] == "http.request":
                 received[0] += len(message.get("body", b""))
                 if received[0] > limit:
-                    raise _BodyTooLarge()
+                    raise BodyTooLarge()
             return message
 
         async def observed_send(message: dict) -> None:
@@ -115,14 +115,14 @@ class ObservabilityMiddleware:
 
         try:
             await self.app(scope, limited_receive, observed_send)
-        except _BodyTooLarge:
+        except BodyTooLarge:
             await _reply_too_large(send, limit)
             status[0] = 413
         _observe(scope, status[0], started)
 
 
-class _BodyTooLarge(Exception):
-    pass
+class BodyTooLarge(Exception):
+    """Raised by the receive of a body over the limit; answered 413 by the middleware."""
 
 
 async def _reply_too_large(send: Any, limit: int) -> None:

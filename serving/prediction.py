@@ -44,47 +44,64 @@ def _one_by_one(stamps: list[str | int | float]) -> np.ndarray:
     return out
 
 
-def series_from_points(points: list[Point]) -> tuple[np.ndarray, np.ndarray]:
-    """Epoch milliseconds and values, sorted by time; 422 for what cannot be a series."""
+def series_from_points(points: list[Point]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Epoch milliseconds and values, sorted by time, and the steps between the times; 422 for
+    what cannot be a series. Points sent in order cost one subtraction and one comparison."""
     times = _milliseconds([p.timestamp for p in points])
     values = np.array([p.value for p in points], dtype=np.float64)
     if not np.isfinite(values).all():
         raise InvalidInput(f"data: values must be finite numbers; point {int(np.argmin(np.isfinite(values)))} is not")
-    if not np.isfinite(times).all() or times.min() < -_MAX_MS or times.max() > _MAX_MS:
-        raise InvalidInput("data: a numeric timestamp must be epoch milliseconds between years 1 and 9999")
-    if (np.diff(times) <= 0).any():
+    steps = times[1:] - times[:-1]
+    if not (len(steps) == 0 or steps.min() > 0) or not np.isfinite(times[0]):  # NaN fails the comparison
+        if not np.isfinite(times).all():
+            raise InvalidInput(_BAD_EPOCH)
         order = np.argsort(times, kind="stable")
         times, values = times[order], values[order]
-        repeated = np.flatnonzero(np.diff(times) == 0)
+        steps = times[1:] - times[:-1]
+        repeated = np.flatnonzero(steps == 0)
         if len(repeated):
             stamp = _iso(times[repeated[0]])
             raise InvalidInput(
                 f"data: duplicate timestamps ({len(repeated)} repeated, first {stamp}); send one value per timestamp"
             )
-    return times, values
+    if times[0] < -_MAX_MS or times[-1] > _MAX_MS:
+        raise InvalidInput(_BAD_EPOCH)
+    return times, values, steps
+
+
+_BAD_EPOCH = "data: a numeric timestamp must be epoch milliseconds between years 1 and 9999"
 
 
 def _iso(milliseconds: float) -> str:
     return np.datetime64(int(round(milliseconds)), "ms").astype(str) + "Z"
 
 
-def _median_step(times: np.ndarray) -> float:
-    steps = np.sort(np.diff(times))
-    middle = len(steps) // 2
-    return float(steps[middle]) if len(steps) % 2 else float(steps[middle - 1] + steps[middle]) / 2.0
+def _median_step(steps: np.ndarray) -> float:
+    lowest, highest = steps.min(), steps.max()
+    if lowest == highest:  # evenly spaced, as sensors send them
+        return float(lowest)
+    ordered = np.sort(steps)
+    middle = len(ordered) // 2
+    return float(ordered[middle]) if len(ordered) % 2 else float(ordered[middle - 1] + ordered[middle]) / 2.0
 
 
 def next_timestamps(
-    times: np.ndarray, horizon: int, fallback_step_seconds: float | None
+    times: np.ndarray, steps: np.ndarray, horizon: int, fallback_step_seconds: float | None
 ) -> tuple[list[str | None], list[int] | None]:
     """The next `horizon` timestamps, spaced like the data (median step), as ISO-8601 UTC and as
     epoch milliseconds (None when the points carry no usable spacing)."""
     if len(times) >= 2:
-        step = _median_step(times)
+        step = _median_step(steps)
     elif fallback_step_seconds and np.isfinite(fallback_step_seconds):
         step = fallback_step_seconds * 1000.0
     else:
         return [None] * horizon, None
+    if horizon == 1:
+        future = float(times[-1]) + step
+        if future > _MAX_MS:
+            return [None], None
+        milliseconds = round(future)
+        return [_stamp(milliseconds)], [milliseconds]
     future = times[-1] + step * np.arange(1, horizon + 1)
     if future[-1] > _MAX_MS:
         return [None] * horizon, None
@@ -94,14 +111,26 @@ def next_timestamps(
     return [s + "Z" for s in stamps], milliseconds.tolist()
 
 
-def forecast(
-    model: PerceptronForecaster, values: np.ndarray, horizon: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+_STAMPS: dict[int, str] = {}
+_STAMPS_KEPT = 4096
+
+
+def _stamp(milliseconds: int) -> str:
+    """One timestamp as ISO-8601, remembered: every sensor sampled on the same clock asks for the
+    same next timestamp, so most requests format none."""
+    text = _STAMPS.get(milliseconds)
+    if text is None:
+        if len(_STAMPS) >= _STAMPS_KEPT:
+            _STAMPS.clear()
+        unit = "ms" if milliseconds % 1000 else "s"
+        text = str(np.datetime_as_string(np.datetime64(milliseconds, "ms"), unit=unit)) + "Z"
+        _STAMPS[milliseconds] = text
+    return text
+
+
+def forecast(model: PerceptronForecaster, values: np.ndarray, horizon: int) -> tuple[list, list, list]:
     """Point forecasts and interval bounds for the `horizon` steps after the last window."""
-    window = values[-model.window_size :]
-    predicted = model.forecast_windows(window[None, :], horizon)
-    lower, upper = model.bounds(predicted)
-    return predicted[0], lower[0], upper[0]
+    return model.forecast_last(values[-model.window_size :], horizon)
 
 
 def check_window(model_name: str, model: PerceptronForecaster, available: int, window_size: int | None) -> None:
@@ -117,7 +146,9 @@ def check_window(model_name: str, model: PerceptronForecaster, available: int, w
         )
 
 
-def mind_the_gaps(model_name: str, model: PerceptronForecaster, times: np.ndarray, values: np.ndarray) -> tuple:
+def mind_the_gaps(
+    model_name: str, model: PerceptronForecaster, times: np.ndarray, values: np.ndarray, steps: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Points with gaps get what the model's training got (its `gaps` policy): `fail` is a 422
     naming the gaps inside the window, `interpolate` fills the short ones, `drop_before` keeps
     what follows the last long one. Models trained before gap policies existed read the points
@@ -125,20 +156,21 @@ def mind_the_gaps(model_name: str, model: PerceptronForecaster, times: np.ndarra
     meta = model.metadata or {}
     policy, step = meta.get("gaps"), meta.get("step_seconds")
     if policy is None or not step or len(times) < 2:
-        return times, values
+        return times, values, steps
     step_ms = float(step) * 1000.0
-    window = times[-(model.window_size + 1) :]
-    if float(np.max(np.diff(window))) < GAP_RATIO * step_ms:
-        return times, values
+    if float(steps[-model.window_size :].max()) < GAP_RATIO * step_ms:
+        return times, values, steps
+    window_start = times[-(model.window_size + 1) :][0]
     max_gap = int(meta.get("max_gap_points") or 0)
     seconds = times / 1000.0
     found = sampling.inspect(seconds, float(step))
     repaired = sampling.repair(seconds, values, policy, max_gap, found)
-    recent = [gap for gap in repaired.long_gaps if gap.before * 1000.0 >= window[0]]
+    recent = [gap for gap in repaired.long_gaps if gap.before * 1000.0 >= window_start]
     if recent:
         described = sampling.describe_gaps(found, recent, lambda t: _iso(t * 1000.0))
         hint = "" if policy == "fail" else f" (longer than max_gap_points={max_gap})"
         raise InvalidInput(
             f"data: {described}{hint}; model {model_name} was trained with gaps={policy}: send the missing points"
         )
-    return repaired.times * 1000.0, repaired.values
+    times = repaired.times * 1000.0
+    return times, repaired.values, times[1:] - times[:-1]

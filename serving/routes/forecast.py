@@ -75,10 +75,11 @@ async def predict(request: Request) -> Response:
                 f"data has {len(body.data)} points, over the limit of {settings.max_points} (MAX_POINTS)"
             )
         served = await _served(state, body.model, body.version)
-        times, values = prediction.series_from_points(body.data)
+        times, values, steps = prediction.series_from_points(body.data)
         series = None
     elif body.collection_name is not None:
         served, times, values = await _series_from_mongo(state, body)
+        steps = times[1:] - times[:-1]
         series = {
             "collection": body.collection_name,
             "value_field": body.value_field,
@@ -88,12 +89,12 @@ async def predict(request: Request) -> Response:
     else:
         raise InvalidInput("send data (a list of {timestamp, value} points) or collection_name")
     model = served.model
-    times, values = prediction.mind_the_gaps(served.name, model, times, values)
+    times, values, steps = prediction.mind_the_gaps(served.name, model, times, values, steps)
     prediction.check_window(served.name, model, len(values), body.window_size)
-    point, lower, upper = prediction.forecast(model, values, body.horizon)
-    stamps, target_ms = prediction.next_timestamps(times, body.horizon, (model.metadata or {}).get("step_seconds"))
+    point_list, lower_list, upper_list = prediction.forecast(model, values, body.horizon)
+    step_seconds = (model.metadata or {}).get("step_seconds")
+    stamps, target_ms = prediction.next_timestamps(times, steps, body.horizon, step_seconds)
     served.counter.inc()
-    point_list, lower_list, upper_list = point.tolist(), lower.tolist(), upper.tolist()
     if target_ms is not None and state.log.enabled and state.store.models.get(served.name) is served:
         _log(state, request, served, series, target_ms, values, point_list, lower_list, upper_list)
     forecasts = [
