@@ -115,6 +115,9 @@ class Settings(BaseSettings):
     preload_training: bool = _env(
         "PRELOAD_TRAINING", False, "Import the training stack when the API starts, not at its first /train."
     )
+    access_log: bool = _env(
+        "ACCESS_LOG", True, "A line per request on stdout, as uvicorn's (written in batches); off with false."
+    )
     model_webhook_url: str | None = _env(
         "MODEL_WEBHOOK_URL",
         None,

@@ -19,7 +19,9 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port (default PORT, 8000).")] = None,
     host: Annotated[str | None, typer.Option(help="Interface (default HOST, 0.0.0.0).")] = None,
     workers: Annotated[int | None, typer.Option(min=1, help="Worker processes (default WORKERS, 1).")] = None,
-    access_log: Annotated[bool, typer.Option(help="Log every request.")] = True,
+    access_log: Annotated[
+        bool | None, typer.Option("--access-log/--no-access-log", help="A line per request (default ACCESS_LOG, on).")
+    ] = None,
     run_in_background: Annotated[
         bool, typer.Option("--background", help="Start it detached (log in MLTS_HOME/api.log) and return.")
     ] = False,
@@ -27,6 +29,9 @@ def serve(
 ) -> None:
     """Run the REST API with uvicorn: it serves the champion of every registered model and
     follows the alias when it moves. Docs at /docs."""
+    if access_log is not None:  # the app reads it, in every worker
+        os.environ["ACCESS_LOG"] = str(access_log).lower()
+        get_settings.cache_clear()
     settings = get_settings()
     if stop:
         stopped = stack.stop(settings, "api")
@@ -53,7 +58,7 @@ def serve(
         port=port,
         workers=workers,
         log_level=settings.log_level.lower(),
-        access_log=access_log,
+        access_log=False,  # the app writes its own, cheaper (serving/access_log.py)
         proxy_headers=True,
         forwarded_allow_ips="*",
     )

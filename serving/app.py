@@ -16,7 +16,8 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 
 from core.settings import Settings, get_settings
-from serving import errors, webhooks
+from serving import access_log, errors, webhooks
+from serving.access_log import AccessLog
 from serving.database import Database
 from serving.deps import AppState
 from serving.fast_path import FastPath
@@ -58,6 +59,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         LiveFigures(database_, store),
     )
 
+    access = AccessLog() if access_log.wanted(settings) else None
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store.warm_start()
@@ -70,6 +73,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             asyncio.create_task(state.log.run()),
             asyncio.create_task(state.live.follow(settings.model_refresh_seconds)),
         ]
+        if access is not None:
+            background.append(asyncio.create_task(access.run()))
         if settings.model_webhook_secret is not None:
             background.append(asyncio.create_task(_register_webhook(store, settings)))
         if settings.preload_training:
@@ -107,5 +112,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_methods=["GET", "POST"],
             allow_headers=["Content-Type", "X-API-Key", "Prefer"],
         )
-    app.add_middleware(ObservabilityMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(ObservabilityMiddleware, max_body_bytes=settings.max_body_bytes, access=access)
     return app

@@ -80,9 +80,10 @@ _TOO_LARGE = b'{"detail":"request body too large: the limit is %d bytes (MAX_BOD
 
 
 class ObservabilityMiddleware:
-    def __init__(self, app: Any, max_body_bytes: int):
+    def __init__(self, app: Any, max_body_bytes: int, access: Any = None):
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.access = access  # serving.access_log.AccessLog, or None
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -96,6 +97,8 @@ class ObservabilityMiddleware:
                 if not value.isdigit() or int(value) > limit:
                     await _reply_too_large(send, limit)
                     _observe(scope, 413, started)
+                    if self.access is not None:
+                        self.access.add(scope, 413)
                     return
                 break
         received = [0]
@@ -119,6 +122,8 @@ class ObservabilityMiddleware:
             await _reply_too_large(send, limit)
             status[0] = 413
         _observe(scope, status[0], started)
+        if self.access is not None:
+            self.access.add(scope, status[0])
 
 
 class BodyTooLarge(Exception):

@@ -13,18 +13,31 @@ _MAX_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
 
 
 def _milliseconds(stamps: list[str | int | float]) -> np.ndarray:
-    """Epoch milliseconds of ISO-8601 strings (parsed by numpy in one call) or of numbers."""
+    """Epoch milliseconds of ISO-8601 strings or of numbers. Strings already seen are looked up:
+    a client sends mostly the points of its last request again, and every sensor on the same
+    clock the same timestamps; the others are parsed by numpy in one call, and remembered."""
     first = stamps[0]
     if isinstance(first, str):
+        found = [_PARSED.get(stamp) for stamp in stamps]  # type: ignore[call-overload]
+        if None not in found:
+            return np.array(found, dtype=np.float64)
         try:
-            text = [s[:-1] if s[-1:] in ("Z", "z") else s for s in stamps]
-            return np.array(text, dtype="datetime64[ms]").astype(np.int64).astype(np.float64)
+            text = [s[:-1] if s[-1:] in ("Z", "z") else s for s in stamps]  # type: ignore[index]
+            parsed = np.array(text, dtype="datetime64[ms]").view(np.int64).astype(np.float64)
         except (ValueError, TypeError, IndexError):
             return _one_by_one(stamps)
+        if len(_PARSED) > _PARSED_KEPT:
+            _PARSED.clear()
+        _PARSED.update(zip(stamps, parsed.tolist()))  # type: ignore[arg-type]
+        return parsed
     try:
         return np.array(stamps, dtype=np.float64)
     except (ValueError, TypeError):
         return _one_by_one(stamps)
+
+
+_PARSED: dict[str, float] = {}
+_PARSED_KEPT = 50_000
 
 
 def _one_by_one(stamps: list[str | int | float]) -> np.ndarray:

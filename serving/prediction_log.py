@@ -12,6 +12,7 @@ import time
 from collections import deque
 from datetime import UTC, datetime
 from itertools import chain
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -28,6 +29,7 @@ BATCH = 500
 INTERVAL_SECONDS = 0.5
 # Single-field indexes: both servers use them (nx-27017 ignores compound ones).
 INDEXED = ("model", "issued_at", "first_target_ms")
+CHAMPION, CHALLENGER = "champion", "challenger"
 
 
 class PredictionLog:
@@ -36,63 +38,54 @@ class PredictionLog:
         self.collection = settings.prediction_log_collection
         self.capacity = settings.prediction_log_queue
         self.database = database
-        self.queue: deque[dict[str, Any]] = deque()
+        self.queue: deque[tuple] = deque()
         self.written = 0
         self.dropped = 0
         self._wake: asyncio.Event | None = None  # made in run(): an event belongs to its loop
         self._indexed = False
         self._last_warning = 0.0
 
-    def record(
+    def add(
         self,
         served: Any,
-        role: str,
+        challenger: Any,
         series: dict[str, Any] | None,
         request_id: str,
         target_ms: list[int] | None,
         values: list[float],
         lower: list[float],
         upper: list[float],
+        window: np.ndarray,
     ) -> None:
-        """Queue one forecast (O(1), no I/O). Forecasts without timestamps cannot be matched: skipped."""
-        if self.enabled and target_ms:
-            self._queue(served, role, series, request_id, target_ms, {"value": values, "lower": lower, "upper": upper})
+        """Queue the champion's forecast and, when there is a challenger whose window the points
+        fill, the challenger's (a shadow: forecast by the writer for the whole batch in one
+        vectorised call, so the request pays for a reference, not a forecast). O(1), no I/O.
+        Forecasts without timestamps cannot be matched: skipped. A queue entry is (group, series,
+        request id, issued at, target ms, values, lower, upper); a shadow's values are None, its
+        lower the model and its upper the window."""
+        if not (self.enabled and target_ms):
+            return
+        now = time.time()
+        named = None if series is None else repr(series)
+        queue = self.queue
+        where = served.series if series is None else series
+        self._keep_room()
+        queue.append(
+            ((served.name, served.version, CHAMPION, named), where, request_id, now, target_ms, values, lower, upper)
+        )
+        if challenger is not None and len(window) >= challenger.model.window_size:
+            where = challenger.series if series is None else series
+            group = (challenger.name, challenger.version, CHALLENGER, named)
+            self._keep_room()
+            queue.append((group, where, request_id, now, target_ms, None, challenger.model, window))
+        if len(queue) >= BATCH and self._wake is not None:
+            self._wake.set()
 
-    def shadow(
-        self, challenger: Any, series: dict[str, Any] | None, request_id: str, target_ms: list[int], window: np.ndarray
-    ) -> None:
-        """Queue the challenger's forecast of the same request, computed later by the writer for
-        the whole batch in one vectorised call: the request pays for a reference, not a forecast."""
-        if self.enabled and target_ms:
-            self._queue(challenger, "challenger", series, request_id, target_ms, {"shadow": (challenger.model, window)})
-
-    def _queue(
-        self,
-        served: Any,
-        role: str,
-        series: dict[str, Any] | None,
-        request_id: str,
-        target_ms: list[int],
-        forecast: dict[str, Any],
-    ) -> None:
+    def _keep_room(self) -> None:
+        """Room for one more entry: the oldest goes, counted, when the queue is full."""
         if len(self.queue) >= self.capacity:
             self.queue.popleft()
             self._count_drop(1)
-        self.queue.append(
-            {
-                "model": served.name,
-                "version": served.version,
-                "role": role,
-                "series": series if series is not None else served.series,
-                "request_id": request_id,
-                "issued_at": time.time(),
-                "first_target_ms": target_ms[0],
-                "target_ms": target_ms,
-                **forecast,
-            }
-        )
-        if len(self.queue) >= BATCH and self._wake is not None:
-            self._wake.set()
 
     async def run(self) -> None:
         """Write what is queued, in batches, until cancelled (then one last flush is tried)."""
@@ -125,9 +118,7 @@ class PredictionLog:
                     for field in INDEXED:
                         await target.create_index([(field, ASCENDING)])
                     self._indexed = True
-                # Three steps of under half a millisecond each, the loop free between them.
-                _forecast_shadows(batch)
-                await asyncio.sleep(0)
+                await asyncio.sleep(0)  # the loop free between steps of under a millisecond
                 documents = _grouped(batch)
                 await asyncio.sleep(0)
                 await target.insert_many(documents, ordered=False)
@@ -137,7 +128,7 @@ class PredictionLog:
                 return
             self.written += len(batch)
 
-    def _requeue(self, batch: list[dict[str, Any]]) -> None:
+    def _requeue(self, batch: list[tuple]) -> None:
         self.queue.extendleft(reversed(batch))
         overflow = len(self.queue) - self.capacity
         for _ in range(max(overflow, 0)):
@@ -172,55 +163,66 @@ class PredictionLog:
         }
 
 
-def _forecast_shadows(batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Fill in the challengers' forecasts of a batch: one forecast_windows call per model and
-    horizon for all the windows queued with it (each entry gets its rows, as views)."""
-    pending: dict[tuple[int, int], list[dict[str, Any]]] = {}
-    for entry in batch:
-        if "shadow" in entry:
-            pending.setdefault((id(entry["shadow"][0]), len(entry["target_ms"])), []).append(entry)
-    for (_, horizon), entries in pending.items():
-        model = entries[0]["shadow"][0]
-        windows = np.stack([entry.pop("shadow")[1][-model.window_size :] for entry in entries])
+def _column(entries: list[tuple], column: int) -> bytes:
+    """One number column of a group's forecasts (lists), packed."""
+    return packed(chain.from_iterable(map(itemgetter(column), entries)), NUMBERS)
+
+
+def _shadow_columns(entries: list[tuple]) -> tuple[list[tuple], bytes, bytes, bytes]:
+    """The challenger's forecasts of a group of shadow entries, computed in one call per horizon,
+    and the entries in the order of their rows (grouped by horizon)."""
+    model = entries[0][6]
+    w = model.window_size
+    by_horizon: dict[int, list[tuple]] = {}
+    for entry in entries:
+        by_horizon.setdefault(len(entry[4]), []).append(entry)
+    ordered, points, lowers, uppers = [], [], [], []
+    for horizon, group in by_horizon.items():
+        windows = np.stack([entry[7][-w:] for entry in group])
         point = model.forecast_windows(windows, horizon)
         lower, upper = model.bounds(point)
-        for entry, p, lo, hi in zip(entries, point, lower, upper):
-            entry.update(value=p, lower=lo, upper=hi)
-    return batch
+        ordered += group
+        points.append(point.ravel())
+        lowers.append(lower.ravel())
+        uppers.append(upper.ravel())
+    return ordered, *(np.concatenate(part).astype(NUMBERS).tobytes() for part in (points, lowers, uppers))
 
 
-def _numbers(entries: list[dict[str, Any]], name: str) -> bytes:
-    """One column of a group, packed: rows of a shadow forecast are arrays, the champion's lists."""
-    if isinstance(entries[0][name], np.ndarray):
-        return np.concatenate([e[name] for e in entries]).astype(NUMBERS).tobytes()
-    return packed(chain.from_iterable(e[name] for e in entries), NUMBERS)
-
-
-def _grouped(batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _grouped(batch: list[tuple]) -> list[dict[str, Any]]:
     """One document per model, version, role and series of the batch, its forecasts side by side:
     a thousand forecasts a second become a few documents, which the database (and the monitor
-    reading them back) handle far more cheaply than a thousand."""
-    groups: dict[tuple, list[dict[str, Any]]] = {}
+    reading them back) handle far more cheaply than a thousand. Shadow forecasts are computed
+    here, for the whole group at once."""
+    groups: dict[tuple, list[tuple]] = {}
     for entry in batch:
-        key = (entry["model"], entry["version"], entry["role"], repr(entry["series"]))
-        groups.setdefault(key, []).append(entry)
+        group = groups.get(entry[0])
+        if group is None:
+            groups[entry[0]] = group = []
+        group.append(entry)
     documents = []
-    for entries in groups.values():
-        first = entries[0]
+    for (model, version, role, _), entries in groups.items():
+        if entries[0][5] is None:
+            entries, value, lower, upper = _shadow_columns(entries)
+        else:
+            value, lower, upper = _column(entries, 5), _column(entries, 6), _column(entries, 7)
+        issued = np.fromiter(map(itemgetter(3), entries), np.float64, len(entries))
+        targets = list(map(itemgetter(4), entries))
         documents.append(
             {
-                "model": first["model"],
-                "version": first["version"],
-                "role": first["role"],
-                "series": first["series"],
-                "issued_at": datetime.fromtimestamp(first["issued_at"], UTC),
-                "first_target_ms": min(e["first_target_ms"] for e in entries),
+                "model": model,
+                "version": version,
+                "role": role,
+                "series": entries[0][1],
+                "issued_at": datetime.fromtimestamp(entries[0][3], UTC),
+                "first_target_ms": min(map(itemgetter(0), targets)),
                 "count": len(entries),
-                "request_id": [e["request_id"] for e in entries],
-                "horizon": [len(e["target_ms"]) for e in entries],
-                "issued_ms": packed((int(e["issued_at"] * 1000) for e in entries), MILLISECONDS),
-                "target_ms": packed(chain.from_iterable(e["target_ms"] for e in entries), MILLISECONDS),
-                **{name: _numbers(entries, name) for name in ("value", "lower", "upper")},
+                "request_id": list(map(itemgetter(2), entries)),
+                "horizon": list(map(len, targets)),
+                "issued_ms": (issued * 1000).astype(MILLISECONDS).tobytes(),
+                "target_ms": packed(chain.from_iterable(targets), MILLISECONDS),
+                "value": value,
+                "lower": lower,
+                "upper": upper,
             }
         )
     return documents

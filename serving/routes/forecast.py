@@ -19,7 +19,7 @@ from core.mongo import read_series_async, to_arrays
 from core.series import SeriesSpec
 from core.settings import Settings
 from serving import arrays, prediction
-from serving.bodies import decode, read_body
+from serving.bodies import JsonBytes, decode, read_body
 from serving.deps import AppState, app_state
 from serving.model_store import ServedModel
 from serving.schemas import (
@@ -108,7 +108,7 @@ async def predict(request: Request) -> Response:
         "window_size": model.window_size,
         "horizon": body.horizon,
     }
-    return Response(_encode(answer), media_type=JSON)
+    return JsonBytes(_encode(answer))
 
 
 def _log(
@@ -120,13 +120,9 @@ def _log(
     values: np.ndarray,
     *forecast: list[float],
 ) -> None:
-    """Queue the champion's forecast and, when the series has a challenger that fits the points,
-    the challenger's window (a shadow: forecast by the log's writer, logged, never answered)."""
-    request_id = _request_id(request.scope)
-    state.log.record(served, "champion", series, request_id, target_ms, *forecast)
+    """Queue the champion's forecast and the series' challenger's window (its shadow)."""
     challenger = state.store.challengers.get(served.name)
-    if challenger is not None and len(values) >= challenger.model.window_size:
-        state.log.shadow(challenger, series, request_id, target_ms, values)
+    state.log.add(served, challenger, series, _request_id(request.scope), target_ms, *forecast, values)
 
 
 _ids = itertools.count()

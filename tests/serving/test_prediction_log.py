@@ -98,13 +98,13 @@ def test_forecasts_written_together_share_one_document_per_model_and_role(api, m
 
 
 def test_a_batch_becomes_one_document_per_model_version_role_and_series() -> None:
-    entry = {"model": "m", "version": "1", "series": {"collection": "c"}, "request_id": "r", "issued_at": 1.5}
+    series = {"collection": "c"}
     batch = [
-        {**entry, "role": role, "first_target_ms": t, "target_ms": [t, t + 1], "value": [1.0, 2.0]}
-        | {"lower": [0.0, 1.0], "upper": [2.0, 3.0]}
+        (("m", "1", role, None), series, "r", 1.5, [t, t + 1], [1.0, 2.0], [0.0, 1.0], [2.0, 3.0])
         for role, t in (("champion", 20), ("champion", 10), ("challenger", 10))
     ]
     champion, challenger = _grouped(batch)
+    assert champion["series"] == challenger["series"] == series and champion["model"] == "m"
     assert (champion["role"], champion["count"], challenger["count"]) == ("champion", 2, 1)
     assert unpacked(champion["target_ms"], MILLISECONDS).tolist() == [20, 21, 10, 11]
     assert champion["first_target_ms"] == 10 and champion["horizon"] == [2, 2]
