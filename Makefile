@@ -42,5 +42,9 @@ clean:
 	rm -rf $(VENV) .mlts .pytest_cache
 
 # Benchmarks against mlflow models serve, a bare Starlette app, lstsq and bare pymongo; writes bench/results.md.
+# The online rows load the servers with wrk (Debian's package, installed here when missing).
 bench: install
+	@command -v wrk >/dev/null || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] \
+		&& (apt-get install -y -qq wrk >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq wrk >/dev/null)) \
+		|| echo "wrk not installed: the online benchmark uses its asyncio load generator"; }
 	$(BIN)/python -m bench.run

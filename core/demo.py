@@ -5,10 +5,14 @@ everywhere without shipping a data file. Three sensors, each with what real ones
 cycle, a weekday/weekend difference, slow weather-driven drift, and noise.
 """
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
 
 from core.series import SeriesSpec
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 COLLECTION = "sensor_readings"
 START = "2024-01-01T00:00:00Z"
@@ -20,8 +24,10 @@ SENSORS = {
 }
 
 
-def demo_frame(days: int = DAYS, seed: int = 7) -> pd.DataFrame:
+def demo_frame(days: int = DAYS, seed: int = 7) -> "pd.DataFrame":
     """Long format, one row per reading: timestamp (ISO-8601, UTC), value, sensor_id, location, unit."""
+    import pandas as pd  # here: the CLI starts without it
+
     rng = np.random.default_rng(seed)
     index = pd.date_range(START, periods=days * 24, freq="h")
     hour = index.hour.to_numpy()

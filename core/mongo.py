@@ -9,11 +9,10 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import bson
 import numpy as np
-import pandas as pd
 from bson.codec_options import CodecOptions
 from pymongo import AsyncMongoClient, MongoClient
 from pymongo.asynchronous.database import AsyncDatabase
@@ -22,7 +21,9 @@ from pymongo.database import Database
 from core.errors import NotFound
 from core.series import SeriesSpec
 from core.settings import Settings
-from core.timestamps import to_float, to_utc
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 TIMESTAMP = "timestamp"
 VALUE = "value"
@@ -66,7 +67,7 @@ def _raw_batches(db: Database | AsyncDatabase, spec: SeriesSpec, limit: int | No
     )
 
 
-def read_series(db: Database, spec: SeriesSpec, limit: int | None = None) -> pd.DataFrame:
+def read_series(db: Database, spec: SeriesSpec, limit: int | None = None) -> "pd.DataFrame":
     """The series, oldest first, as raw and converted columns (see `frame_from_documents`).
     `limit` keeps only the most recent points."""
     documents = _decode(_raw_batches(db, spec, limit))
@@ -75,7 +76,7 @@ def read_series(db: Database, spec: SeriesSpec, limit: int | None = None) -> pd.
     return frame_from_documents(documents, spec, newest_first=bool(limit))
 
 
-async def read_series_async(db: AsyncDatabase, spec: SeriesSpec, limit: int | None = None) -> pd.DataFrame:
+async def read_series_async(db: AsyncDatabase, spec: SeriesSpec, limit: int | None = None) -> "pd.DataFrame":
     documents = _decode([batch async for batch in _raw_batches(db, spec, limit)])
     if not documents:
         _raise_not_found(spec, await db.list_collection_names(), db.name)
@@ -99,9 +100,13 @@ def _raise_not_found(spec: SeriesSpec, collections: list[str], database: str) ->
     raise SeriesNotFoundError(f"collection {spec.collection!r} holds no documents{where}")
 
 
-def frame_from_documents(documents: list[dict], spec: SeriesSpec, newest_first: bool = False) -> pd.DataFrame:
+def frame_from_documents(documents: list[dict], spec: SeriesSpec, newest_first: bool = False) -> "pd.DataFrame":
     """Columns `timestamp` and `value` as stored, `timestamp_utc` and `value_float` converted
     (NaT/NaN where conversion failed), sorted by time. Unparseable timestamps sort last."""
+    import pandas as pd  # here, not at import: the API starts without it
+
+    from core.timestamps import to_float, to_utc
+
     fields = [spec.timestamp_field, spec.value_field]
     if any("." in f for f in fields):
         flat = pd.json_normalize(documents)
@@ -132,7 +137,7 @@ class SeriesArrays:
         return float(np.median(np.diff(self.timestamps).astype("timedelta64[ns]").astype(np.int64)) / 1e9)
 
 
-def to_arrays(frame: pd.DataFrame) -> SeriesArrays:
+def to_arrays(frame: "pd.DataFrame") -> SeriesArrays:
     """The converted columns of a validated frame as numpy arrays."""
     timestamps = frame[TIMESTAMP_UTC].dt.tz_convert(None).to_numpy(dtype="datetime64[ns]")
     return SeriesArrays(timestamps=timestamps, values=frame[VALUE_FLOAT].to_numpy(dtype=np.float64))

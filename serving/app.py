@@ -7,6 +7,7 @@ MongoDB, without MLflow and without any model.
 
 import asyncio
 import gc
+import importlib
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -38,6 +39,7 @@ async def _freeze_after(first_load: asyncio.Task) -> None:
     objects MLflow and pandas leave behind (a 100 ms pause otherwise, every few thousand logged
     forecasts, as the prediction log's queue promotes objects to the old generation)."""
     await asyncio.wait([first_load])
+    await asyncio.to_thread(importlib.import_module, "core.timestamps")  # pandas, for the first series read
     gc.freeze()
 
 

@@ -1,9 +1,8 @@
 """The models the API serves, kept in memory and swapped when the registry's alias moves.
 
-Requests read `ModelStore.models`, a dict replaced as a whole on every change, so a request
-holds the model it started with even while a refresh swaps in another: no lock on the hot path,
-no registry or database call. Refreshing (a background task) is the only thing that talks to
-MLflow, and it never writes there.
+Requests read `ModelStore.models`, a dict replaced as a whole on every change, so a request holds
+the model it started with while a refresh swaps in another: no lock, no registry or database call
+on the hot path. Refreshing (a background task) is the only thing that talks to MLflow, read-only.
 """
 
 import asyncio
@@ -12,6 +11,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +25,7 @@ from serving.model_cache import ModelCache
 log = logging.getLogger(__name__)
 
 PINNED_KEPT = 8  # versions pinned by requests kept loaded besides the champions and challengers
+LOADERS = 8  # versions loaded at once
 
 
 @dataclass(frozen=True)
@@ -224,21 +225,31 @@ class ModelStore:
         """The models behind `alias` now: the ones already loaded kept, the moved ones loaded; a
         version that fails to load leaves the old one in place."""
         updated: dict[str, ServedModel] = {}
+        wanted: list[registry.Promoted] = []
         for entry in entries:
             loaded = current.get(entry.name)
             if loaded is not None and loaded.version == entry.version:
                 updated[entry.name] = loaded
-                continue
-            if (entry.name, entry.version) in self._failed:
+            elif (entry.name, entry.version) in self._failed:
                 if loaded is not None:
                     updated[entry.name] = loaded
-                continue
-            served = self._load(client, entry, alias)
+            else:
+                wanted.append(entry)
+        for entry, served in zip(wanted, self._load_all(client, wanted, alias), strict=True):
+            loaded = current.get(entry.name)
             if served is not None:
                 updated[entry.name] = served
             elif loaded is not None:
                 updated[entry.name] = loaded
-        return updated
+        return {entry.name: updated[entry.name] for entry in entries if entry.name in updated}
+
+    def _load_all(self, client: Any, entries: list[registry.Promoted], alias: str) -> list[ServedModel | None]:
+        """Versions loaded side by side: each is a few registry and artifact reads that mostly
+        wait (on the network, or on SQLite's file), so a fleet's first start is not their sum."""
+        if len(entries) < 2:
+            return [self._load(client, entry, alias) for entry in entries]
+        with ThreadPoolExecutor(min(LOADERS, len(entries)), thread_name_prefix="mlts-load") as pool:
+            return list(pool.map(lambda entry: self._load(client, entry, alias), entries))
 
     def _load(self, client: Any, entry: registry.Promoted, alias: str | None) -> ServedModel | None:
         cached = self._cached(entry, alias)

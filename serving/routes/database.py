@@ -2,14 +2,12 @@
 
 from typing import Annotated
 
-import pandas as pd
 from fastapi import APIRouter, Path, Query
 from starlette.responses import Response
 
 from core.errors import NotFound
 from core.mongo import server_status_async
 from core.series import FIELD_PATH_PATTERN, MAX_NAME, NAME_PATTERN
-from core.timestamps import to_utc
 from serving.bodies import json_response
 from serving.deps import StateDep
 from serving.schemas import errors
@@ -76,6 +74,10 @@ def _stamp(documents: list[dict], timestamp_field: str) -> str | None:
     """The timestamp of the one document found, as ISO-8601 UTC, however it is stored."""
     if not documents or timestamp_field.split(".")[0] not in documents[0]:
         return None
+    import pandas as pd
+
+    from core.timestamps import to_utc
+
     value = pd.json_normalize(documents).get(timestamp_field)
     converted = to_utc(value.astype(object)) if value is not None else None
     return None if converted is None or converted.isna().all() else converted.iloc[0].isoformat()
