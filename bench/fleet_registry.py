@@ -68,7 +68,8 @@ def _register(client, source, location: str, numbers: range) -> float:
         version = client.create_model_version(name, location, run_id=source.run_id)
         client.set_registered_model_alias(name, alias, version.version)
         at = f"2026-01-01T00:{i % 60:02d}"
-        registry.record_alias(client, name, alias, version.version, source.run_id, at, "1.0")
+        uri = f"{location}/{registry.MODEL_JSON}"  # as a training's promotion records it
+        registry.record_alias(client, name, alias, version.version, source.run_id, at, "1.0", uri)
     return time.perf_counter() - started
 
 

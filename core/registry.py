@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlparse, urlsplit, urlunsplit
+from urllib.request import url2pathname
 
 from core.settings import Settings
 
@@ -130,13 +131,21 @@ def model_json_uri(mlflow_client: "MlflowClient", version: "ModelVersion") -> st
 
 def load_version(mlflow_client: "MlflowClient", version: "ModelVersion") -> "PerceptronForecaster":
     """The version's model JSON, downloaded and strictly checked (ModelFormatError if broken)."""
-    import mlflow.artifacts
+    return load_model_json(mlflow_client, model_json_uri(mlflow_client, version))
 
+
+def load_model_json(mlflow_client: "MlflowClient", uri: str) -> "PerceptronForecaster":
+    """A model JSON at `uri` (see `model_json_uri`), downloaded and strictly checked. A local
+    file is read as it is: MLflow's artifact machinery costs a second of imports at first use."""
     from ml import model_format
+
+    if uri.startswith("file://"):
+        return model_format.load(Path(url2pathname(urlparse(uri).path)))
+    import mlflow.artifacts
 
     with tempfile.TemporaryDirectory(prefix="mlts-model-") as folder:
         path = mlflow.artifacts.download_artifacts(
-            artifact_uri=model_json_uri(mlflow_client, version),
+            artifact_uri=uri,
             dst_path=folder,
             tracking_uri=mlflow_client.tracking_uri,
         )
@@ -149,6 +158,7 @@ class Promoted:
     version: str
     run_id: str | None
     promoted_at: str
+    model_uri: str | None = None  # where its model JSON is, when the alias summary says
 
 
 def promoted_models(mlflow_client: "MlflowClient", alias: str) -> list[Promoted]:
@@ -170,7 +180,13 @@ def aliased_models(mlflow_client: "MlflowClient", aliases: tuple[str, ...]) -> d
                 continue
             summary = alias_summary(model.tags, alias)
             if summary.get("version") == str(number):
-                entry = Promoted(model.name, str(number), summary.get("run_id"), summary.get("promoted_at", ""))
+                entry = Promoted(
+                    model.name,
+                    str(number),
+                    summary.get("run_id"),
+                    summary.get("promoted_at", ""),
+                    summary.get("model_uri"),
+                )
             else:
                 version = mlflow_client.get_model_version(model.name, str(number))
                 promoted_at = (version.tags or {}).get(Tag.PROMOTED_AT) or _iso(version.creation_timestamp)
@@ -200,9 +216,18 @@ def writer(mlflow_client: "MlflowClient") -> Any:
 
 
 def record_alias(
-    mlflow_client: "MlflowClient", name: str, alias: str, version: str, run_id: str | None, at: str, rmse: str
+    mlflow_client: "MlflowClient",
+    name: str,
+    alias: str,
+    version: str,
+    run_id: str | None,
+    at: str,
+    rmse: str,
+    model_uri: str | None = None,
 ) -> None:
-    summary = {"version": version, "run_id": run_id, "promoted_at": at, "rmse": rmse}
+    """The summary of the version behind `alias` on its registered model (see `aliased_models`);
+    with `model_uri`, the API loads the version from it with no registry call."""
+    summary = {"version": version, "run_id": run_id, "promoted_at": at, "rmse": rmse, "model_uri": model_uri}
     writer(mlflow_client).set_registered_model_tag(name, Tag.ALIAS_PREFIX + alias, json.dumps(summary))
 
 

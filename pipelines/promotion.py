@@ -128,22 +128,31 @@ def _on_backtest(
 
 def verify_registered(
     client: "MlflowClient", settings: Settings, name: str, version: str, model: PerceptronForecaster, split: Split
-) -> str | None:
-    """Read the registered artifact back and check it predicts what the trained model does; the
-    reason it is unusable, or None. A version that fails this is never promoted."""
+) -> tuple[str | None, str | None]:
+    """Read the registered artifact back and check it predicts what the trained model does: the
+    reason it is unusable (None if it is fine), and where its model JSON is. A version that fails
+    this is never promoted."""
     try:
-        stored = registry.load_version(client, client.get_model_version(name, version))
+        uri = registry.model_json_uri(client, client.get_model_version(name, version))
+        stored = registry.load_model_json(client, uri)
     except Exception as exc:  # noqa: BLE001
-        return f"the registered model could not be read back: {exc}"
+        return f"the registered model could not be read back: {exc}", None
     w = model.window_size
     probe = np.lib.stride_tricks.sliding_window_view(split.values[-(w + 8) :], w)
     if stored.window_size != w or not np.allclose(stored.predict(probe), model.predict(probe), rtol=1e-9, atol=1e-12):
-        return "the registered model does not predict what the trained model predicts"
-    return None
+        return "the registered model does not predict what the trained model predicts", uri
+    return None, uri
 
 
 def apply(
-    client: "MlflowClient", settings: Settings, name: str, version: str, decision: Decision, run_id: str | None, by: str
+    client: "MlflowClient",
+    settings: Settings,
+    name: str,
+    version: str,
+    decision: Decision,
+    run_id: str | None,
+    by: str,
+    model_uri: str | None = None,
 ) -> None:
     """Move the alias as decided and tag the version (and run) with the decision."""
     tags = {
@@ -166,16 +175,15 @@ def apply(
         tracking.set_run_tags(client, run_id, tags)
     if decision.decision == PROMOTED:
         writer.set_registered_model_alias(name, settings.model_alias, version)
-        registry.record_alias(
-            client, name, settings.model_alias, version, run_id, tags[Tag.PROMOTED_AT], tags[Tag.RMSE]
-        )
+        at = tags[Tag.PROMOTED_AT]
+        registry.record_alias(client, name, settings.model_alias, version, run_id, at, tags[Tag.RMSE], model_uri)
         current = registry.version_by_alias(client, name, settings.challenger_alias)
         if current is not None and current.version == version:
             writer.delete_registered_model_alias(name, settings.challenger_alias)
     elif decision.decision == CHALLENGER:
         writer.set_registered_model_alias(name, settings.challenger_alias, version)
         at = datetime.now(UTC).isoformat()
-        registry.record_alias(client, name, settings.challenger_alias, version, run_id, at, tags[Tag.RMSE])
+        registry.record_alias(client, name, settings.challenger_alias, version, run_id, at, tags[Tag.RMSE], model_uri)
     log.info("%s version %s: %s (%s)", name, version, decision.decision, decision.reason)
 
 

@@ -164,11 +164,11 @@ def promote(
 ) -> promotion.Decision:
     client = registry.client(settings)
     name = spec.model_name
-    problem = promotion.verify_registered(client, settings, name, version, model, data)
+    problem, model_uri = promotion.verify_registered(client, settings, name, version, model, data)
     if problem is not None:
         decision = promotion.Decision(REJECTED, problem, metrics["rmse"])
     else:
         decision = promotion.decide(client, settings, name, version, metrics["rmse"], data, model)
-    promotion.apply(client, settings, name, version, decision, run_id, by=f"train_series run {run_id}")
+    promotion.apply(client, settings, name, version, decision, run_id, f"train_series run {run_id}", model_uri)
     get_run_logger().info("%s version %s: %s, %s", name, version, decision.decision, decision.reason)
     return decision

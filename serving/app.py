@@ -65,8 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        store.warm_start()
-        first_load = asyncio.create_task(asyncio.to_thread(store.refresh))
+        first_load = asyncio.create_task(asyncio.to_thread(store.start))
         background = [
             first_load,
             asyncio.create_task(_freeze_after(first_load)),

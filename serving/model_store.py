@@ -12,60 +12,21 @@ import threading
 import time
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import replace
 from typing import Any
 
-from core import registry
+from core import registry, registry_snapshot
 from core.errors import NotFound, Unavailable
 from core.settings import Settings
 from ml.forecaster import PerceptronForecaster
 from serving import observability
 from serving.model_cache import ModelCache
+from serving.served_model import ServedModel, figures, read_run
 
 log = logging.getLogger(__name__)
 
 PINNED_KEPT = 8  # versions pinned by requests kept loaded besides the champions and challengers
 LOADERS = 8  # versions loaded at once
-
-
-@dataclass(frozen=True)
-class ServedModel:
-    name: str
-    version: str
-    alias: str | None  # None for a version a request pinned by number
-    run_id: str | None
-    model: PerceptronForecaster
-    promoted_at: str
-    loaded_at: float
-    params: dict[str, str] = field(default_factory=dict)
-    metrics: dict[str, float] = field(default_factory=dict)
-    run_url: str | None = None
-    counter: Any = None
-
-    @property
-    def series(self) -> dict[str, Any] | None:
-        """The series it was trained on (collection, fields, filter), as the model JSON records it."""
-        return (self.model.metadata or {}).get("series")
-
-    @property
-    def ref(self) -> dict[str, Any]:
-        return {"name": self.name, "version": self.version, "alias": self.alias, "run_id": self.run_id}
-
-    def info(self) -> dict[str, Any]:
-        meta = self.model.metadata or {}
-        return {
-            **self.ref,
-            "window_size": self.model.window_size,
-            "series": meta.get("series"),
-            "params": self.params,
-            "metrics": self.metrics,
-            "data_start": meta.get("data_start"),
-            "data_end": meta.get("data_end"),
-            "trained_at": meta.get("trained_at"),
-            "promoted_at": self.promoted_at,
-            "run_url": self.run_url,
-            "interval_level": self.model.intervals.level if self.model.intervals else None,
-        }
 
 
 class ModelStore:
@@ -86,14 +47,17 @@ class ModelStore:
         self._woken: asyncio.Event | None = None
 
     def warm_start(self) -> int:
-        """Serve what the aliases pointed at when this API (or another on the same MLTS_HOME)
-        last looked, from the cache, before the registry is asked; returns how many."""
-        remembered = self.cache.last_served()
+        """Serve before MLflow's client is even imported: what the aliases point at, read from
+        the store itself (`registry_snapshot`), or else what they pointed at when this API (or
+        another on the same MLTS_HOME) last looked; each version from the cache or from the model
+        JSON its promotion recorded. Returns how many; the first refresh does the rest."""
         aliases = [(self.settings.model_alias, "models")]
         if self.settings.shadow_challenger:
             aliases.append((self.settings.challenger_alias, "challengers"))
+        found = registry_snapshot.aliased(self.settings.tracking_uri, tuple(a for a, _ in aliases))
+        found = found if any(found.values()) else self.cache.last_served()
         for alias, attribute in aliases:
-            served = (self._cached(entry, alias) for entry in remembered.get(alias, []))
+            served = (self._quick(entry, alias) for entry in found.get(alias, []))
             setattr(self, attribute, {s.name: s for s in served if s is not None})
         names = list(self.models)
         self.default_name = self.settings.model_name or (names[0] if names else None)
@@ -187,6 +151,11 @@ class ModelStore:
         self._woken.set()
         return True
 
+    def start(self) -> bool:
+        """What the API does first, off its event loop: serve what it can at once, then refresh."""
+        self.warm_start()
+        return self.refresh()
+
     def refresh(self) -> bool:
         """Load what the alias points at now; keep the old model of any name that fails. Returns
         whether the registry answered."""
@@ -206,13 +175,15 @@ class ModelStore:
             self.cache.remember(found)
             promoted = found[self.settings.model_alias]
             updated = self._sync(client, promoted, self.models, self.settings.model_alias)
+            names = [p.name for p in promoted if p.name in updated]
+            wanted = self.settings.model_name
+            self.default_name = wanted if wanted else (names[0] if names else None)
             self.models = updated
             if self.settings.shadow_challenger:
                 alias = self.settings.challenger_alias
                 self.challengers = self._sync(client, found[alias], self.challengers, alias)
-            names = [p.name for p in promoted if p.name in updated]
-            wanted = self.settings.model_name
-            self.default_name = wanted if wanted else (names[0] if names else None)
+            self.models = self._described(client, self.models)
+            self.challengers = self._described(client, self.challengers)
             self.registry_reachable = True
             self.last_refresh = time.time()
             self.last_refresh_seconds = round(time.perf_counter() - started, 4)
@@ -252,20 +223,17 @@ class ModelStore:
             return list(pool.map(lambda entry: self._load(client, entry, alias), entries))
 
     def _load(self, client: Any, entry: registry.Promoted, alias: str | None) -> ServedModel | None:
+        """From the cache; else from the model JSON the alias summary points at (one read: its
+        run's params and metrics follow, see `_described`); else through the registry."""
         cached = self._cached(entry, alias)
         if cached is not None:
             return cached
         try:
-            version = client.get_model_version(entry.name, entry.version)
-            model = registry.load_version(client, version)
-            run: dict[str, Any] = {"params": {}, "metrics": {}, "experiment_id": None}
-            if entry.run_id:
-                found = client.get_run(entry.run_id)
-                run = {
-                    "params": dict(found.data.params),
-                    "metrics": dict(found.data.metrics),
-                    "experiment_id": found.info.experiment_id,
-                }
+            if entry.model_uri:
+                model = registry.load_model_json(client, entry.model_uri)
+                return replace(self._served(entry, alias, model, {}), described=False)
+            model = registry.load_version(client, client.get_model_version(entry.name, entry.version))
+            run = read_run(client, entry.run_id)
         except Exception as exc:  # noqa: BLE001 - a broken version never replaces a good one
             observability.MODEL_LOAD_FAILURES.labels(entry.name).inc()
             self._failed.add((entry.name, entry.version))
@@ -274,6 +242,34 @@ class ModelStore:
             return None
         self.cache.put(entry, model, run)
         return self._served(entry, alias, model, run)
+
+    def _described(self, client: Any, served: dict[str, ServedModel]) -> dict[str, ServedModel]:
+        """The models with their run's params and metrics (for /model/info), read once the models
+        serve, and cached with them: a first start with a fleet answers before it has read every run."""
+        if all(model.described for model in served.values()):
+            return served
+        described = dict(served)
+        for name, model in served.items():
+            if not model.described:
+                try:
+                    run = read_run(client, model.run_id)
+                except Exception as exc:  # noqa: BLE001 - served without its figures; tried again next refresh
+                    log.warning("model refresh: %s version %s: run not readable (%s)", name, model.version, exc)
+                    continue
+                self.cache.put(
+                    registry.Promoted(name, model.version, model.run_id, model.promoted_at), model.model, run
+                )
+                described[name] = replace(model, **figures(self.settings, run, model.run_id), described=True)
+        return described
+
+    def _quick(self, entry: registry.Promoted, alias: str) -> ServedModel | None:
+        """From the cache, or read from a local model JSON; None when that needs the registry."""
+        served = self._cached(entry, alias)
+        if served is None and (entry.model_uri or "").startswith("file://"):
+            with contextlib.suppress(Exception):  # the refresh will try it the full way
+                model = registry.load_model_json(None, entry.model_uri)  # type: ignore[arg-type]
+                served = replace(self._served(entry, alias, model, {}), described=False)
+        return served
 
     def _cached(self, entry: registry.Promoted, alias: str | None) -> ServedModel | None:
         found = self.cache.get(entry)
@@ -284,7 +280,6 @@ class ModelStore:
     ) -> ServedModel:
         observability.MODEL_RELOADS.labels(entry.name).inc()
         log.info("serving %s version %s (%s)", entry.name, entry.version, alias or "pinned by a request")
-        experiment = run.get("experiment_id")
         return ServedModel(
             name=entry.name,
             version=entry.version,
@@ -293,8 +288,6 @@ class ModelStore:
             model=model,
             promoted_at=entry.promoted_at,
             loaded_at=time.time(),
-            params=run.get("params") or {},
-            metrics=run.get("metrics") or {},
-            run_url=registry.run_url(self.settings, experiment, entry.run_id) if experiment and entry.run_id else None,
             counter=observability.PREDICTIONS.labels(entry.name, entry.version),
+            **figures(self.settings, run, entry.run_id),
         )

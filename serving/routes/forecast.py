@@ -21,7 +21,6 @@ from core.settings import Settings
 from serving import arrays, prediction
 from serving.bodies import JsonBytes, decode, read_body
 from serving.deps import AppState, app_state
-from serving.model_store import ServedModel
 from serving.schemas import (
     EXAMPLES,
     JSON,
@@ -34,6 +33,7 @@ from serving.schemas import (
     errors,
     struct_schema,
 )
+from serving.served_model import ServedModel
 
 
 class RawBodyRoute(APIRoute):

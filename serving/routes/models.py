@@ -7,7 +7,7 @@ from starlette.responses import Response
 
 from serving.bodies import json_response
 from serving.deps import StateDep
-from serving.model_store import ServedModel
+from serving.served_model import ServedModel
 
 router = APIRouter(tags=["models"])
 

@@ -53,3 +53,29 @@ def test_a_store_made_anew_does_not_get_the_old_stores_models(champion) -> None:
     cached = ModelStore(settings).cache
     entry = registry.Promoted(MODEL_S1, "1", "another-run", "")
     assert cached.get(entry) is None
+
+
+def test_a_first_start_reads_each_champion_from_where_its_promotion_recorded_it(champion, monkeypatch) -> None:
+    """No registry call per version (the fleet's first start): the alias summary names the model
+    JSON; the run's params and metrics are read once the models serve."""
+    settings = get_settings()
+    summary = registry.alias_summary(registry.client(settings).get_registered_model(MODEL_S1).tags, "champion")
+    assert summary["model_uri"].endswith("/model.json")
+    asked: list[str] = []
+    real = registry.load_version
+    monkeypatch.setattr(registry, "load_version", lambda *a: asked.append("version") or real(*a))
+    store = ModelStore(settings)
+    assert store.refresh()
+    served = store.models[MODEL_S1]
+    assert asked == [] and served.described and served.params["window_size"] == "12" and served.metrics["rmse"] > 0
+    assert served.model.window_size == 12 and store.cache.get(registry.Promoted(MODEL_S1, "1", champion["run_id"], ""))
+
+
+def test_a_first_start_serves_from_the_store_before_mlflow_is_asked(champion, monkeypatch, tmp_path) -> None:
+    settings = get_settings().model_copy(update={"home": tmp_path / "fresh-home"})  # nothing cached
+    monkeypatch.setattr(registry, "client", _unreachable)
+    store = ModelStore(settings)
+    assert store.warm_start() == 1
+    served = store.models[MODEL_S1]
+    assert (served.version, served.alias, served.described) == ("1", "champion", False)
+    assert store.default_name == MODEL_S1 and served.model.window_size == 12

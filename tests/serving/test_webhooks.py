@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from core import registry
+from core import registry, registry_snapshot
 from core.processes import Child, free_port, poll_until
 from core.settings import get_settings
 from core.training_config import TrainingConfig
@@ -86,6 +86,8 @@ def test_an_alias_moved_on_the_server_is_served_within_a_second(
     first = train_series(TrainingConfig(collection="readings", filter=FILTER_S1, window_size=12))
     second = train_series(TrainingConfig(collection="readings", filter=FILTER_S1, window_size=12, epochs=1))
     assert (first["decision"], second["decision"]) == ("promoted", "challenger")
+    (seen,) = registry_snapshot.aliased(mlflow_server, ("champion",))["champion"]  # the server's REST search
+    assert (seen.name, seen.version) == (MODEL_S1, "1") and seen.model_uri.startswith("file://")
 
     port = free_port()
     base, _ = start_api(
