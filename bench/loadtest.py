@@ -11,6 +11,7 @@ import json
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import httpx
@@ -43,9 +44,12 @@ def body_for(window: int, points: int = 48) -> bytes:
     return json.dumps({"data": data, "window_size": window}).encode()
 
 
-async def _client(url: str, body: bytes, count: int, report: LoadReport) -> None:
+async def _client(url: str, body: bytes, count: int, report: LoadReport, more: Callable[[], bool]) -> None:
+    """`count` requests, and more while `more()` says the run is not over."""
     async with httpx.AsyncClient(base_url=url, timeout=30) as http:
-        for _ in range(count):
+        sent = 0
+        while sent < count or more():
+            sent += 1
             started = time.perf_counter()
             response = await http.post("/predict", content=body, headers={"content-type": "application/json"})
             report.latencies_ms.append((time.perf_counter() - started) * 1000)
@@ -54,20 +58,29 @@ async def _client(url: str, body: bytes, count: int, report: LoadReport) -> None
                 report.versions[response.json()["model"]["version"]] += 1
 
 
-def run(url: str, body: bytes, clients: int, requests: int, during=None) -> LoadReport:
-    """Drive the API; `during(progress)` runs in a thread meanwhile (e.g. moving the alias)."""
+def run(url: str, body: bytes, clients: int, requests: int, during=None, tail: float = 1.0) -> LoadReport:
+    """Drive the API with at least `requests` requests; `during(progress)` runs in a thread
+    meanwhile (e.g. moving the alias), and the load goes on until `tail` seconds after it ends."""
     report = LoadReport(requests, 0.0)
     share = [requests // clients + (1 if i < requests % clients else 0) for i in range(clients)]
     mover = threading.Thread(target=during, args=(report,)) if during else None
     started = time.perf_counter()
     if mover:
         mover.start()
+    ended: list[float] = []
+
+    def more() -> bool:
+        if mover is None or mover.is_alive():
+            return mover is not None
+        ended.append(ended[0] if ended else time.perf_counter())
+        return time.perf_counter() - ended[0] < tail
 
     async def main() -> None:
-        await asyncio.gather(*(_client(url, body, n, report) for n in share))
+        await asyncio.gather(*(_client(url, body, n, report, more) for n in share))
 
     asyncio.run(main())
     report.seconds = time.perf_counter() - started
+    report.requests = sum(report.statuses.values())
     if mover:
         mover.join()
     return report
