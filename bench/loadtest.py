@@ -25,6 +25,7 @@ class LoadReport:
     latencies_ms: list[float] = field(default_factory=list)
     statuses: Counter = field(default_factory=Counter)
     versions: Counter = field(default_factory=Counter)
+    last_version: str | None = None
 
     @property
     def errors(self) -> int:
@@ -55,7 +56,8 @@ async def _client(url: str, body: bytes, count: int, report: LoadReport, more: C
             report.latencies_ms.append((time.perf_counter() - started) * 1000)
             report.statuses[response.status_code] += 1
             if response.status_code == 200:
-                report.versions[response.json()["model"]["version"]] += 1
+                report.last_version = response.json()["model"]["version"]
+                report.versions[report.last_version] += 1
 
 
 def run(url: str, body: bytes, clients: int, requests: int, during=None, tail: float = 1.0) -> LoadReport:
@@ -86,8 +88,10 @@ def run(url: str, body: bytes, clients: int, requests: int, during=None, tail: f
     return report
 
 
-def move_alias_during(model: str, versions: list[str], every: float):
-    """A `during` callback: point the champion alias at each version in turn."""
+def move_alias_during(model: str, versions: list[str], every: float, patience: float = 30.0):
+    """A `during` callback: point the champion alias at each version in turn, each time after
+    `every` seconds of load and once the API answers with the version before it (or `patience`
+    seconds have passed), so a slow refresh under load shows as a missing version, not a race."""
 
     def move(report: LoadReport) -> None:
         from core import registry
@@ -97,6 +101,9 @@ def move_alias_during(model: str, versions: list[str], every: float):
         for version in versions:
             time.sleep(every)
             client.set_registered_model_alias(model, get_settings().model_alias, version)
+            deadline = time.monotonic() + patience
+            while report.last_version != version and time.monotonic() < deadline:
+                time.sleep(0.05)
 
     return move
 

@@ -236,13 +236,18 @@ def _iso(milliseconds: int | None) -> str:
 
 
 def all_registered_models(mlflow_client: "MlflowClient") -> list:
-    models, token = [], None
+    return every_page(mlflow_client.search_registered_models, 1000)
+
+
+def every_page(listing: Any, size: int) -> list:
+    """Every item of one of MLflow's paged listings (`search_registered_models`, `list_webhooks`)."""
+    found, token = [], None
     while True:
-        page = mlflow_client.search_registered_models(max_results=1000, page_token=token)
-        models.extend(page)
+        page = listing(max_results=size, page_token=token)
+        found.extend(page)
         token = page.token
         if not token:
-            return models
+            return found
 
 
 def training_status(mlflow_client: "MlflowClient", settings: Settings, run_id: str) -> dict[str, Any] | None:

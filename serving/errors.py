@@ -21,6 +21,12 @@ def error_response(status: int, detail: str, headers: dict[str, str] | None = No
     return Response(_encode({"detail": detail}), status_code=status, media_type=_JSON, headers=headers)
 
 
+def unexpected(exc: Exception, method: str, path: str) -> Response:
+    """A 500 that names the kind of failure and nothing more; the stack trace goes to the log."""
+    log.exception("unexpected error on %s %s", method, path, exc_info=exc)
+    return error_response(500, f"internal error ({type(exc).__name__}); the server log has the details")
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(MltsError)
     async def _known(request: Request, exc: MltsError) -> Response:
@@ -42,5 +48,4 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("unexpected error on %s %s", request.method, request.url.path)
-        return error_response(500, f"internal error ({type(exc).__name__}); the server log has the details")
+        return unexpected(exc, request.method, request.url.path)

@@ -5,7 +5,6 @@ timed and counted under their route by the observability middleware around this 
 failures answered by the same error handlers as anywhere in the app (`serving/errors.py`).
 """
 
-import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -13,10 +12,8 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from core.errors import MltsError
-from serving.errors import error_response
+from serving.errors import error_response, unexpected
 from serving.observability import BodyTooLarge
-
-log = logging.getLogger(__name__)
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -42,6 +39,5 @@ class FastPath:
         except ClientDisconnect:
             return  # nobody is left to answer
         except Exception as exc:  # noqa: BLE001 - the same answer as the app's handler for the unexpected
-            log.exception("unexpected error on POST %s", scope["path"])
-            response = error_response(500, f"internal error ({type(exc).__name__}); the server log has the details")
+            response = unexpected(exc, "POST", scope["path"])
         await response(scope, receive, send)

@@ -15,7 +15,7 @@ import logging
 import time
 
 from core.registry import client as registry_client
-from core.registry import is_local_store
+from core.registry import every_page, is_local_store
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ def register(settings: Settings) -> str:
     client = registry_client(settings)
     url = settings.model_webhook_url.rstrip("/") + "/webhooks/mlflow"
     secret = settings.model_webhook_secret.get_secret_value()
-    for hook in _all(client):
+    for hook in every_page(client.list_webhooks, 100):
         if hook.name == NAME and hook.url == url:
             client.update_webhook(hook.webhook_id, events=list(EVENTS), secret=secret, status="ACTIVE")
             return f"webhook {hook.webhook_id} for {url} updated"
@@ -62,16 +62,6 @@ def register(settings: Settings) -> str:
         NAME, url, list(EVENTS), description="mlts API: swap models when aliases move", secret=secret
     )
     return f"webhook {hook.webhook_id} for {url} registered"
-
-
-def _all(client) -> list:
-    found, token = [], None
-    while True:
-        page = client.list_webhooks(max_results=100, page_token=token)
-        found.extend(page)
-        token = page.token
-        if not token:
-            return found
 
 
 def verify(secret: str, headers: dict[str, str], body: bytes, now: float | None = None) -> None:
