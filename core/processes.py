@@ -19,8 +19,6 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -67,6 +65,8 @@ def poll_until(check: Callable[[], bool], timeout: float, first: float = 0.02, l
 
 
 def http_ok(url: str, timeout: float = 1.0) -> bool:
+    import httpx  # here, not at the top: `mlts serve` would import it before its first answer
+
     try:
         return httpx.get(url, timeout=timeout).status_code == 200
     except httpx.HTTPError:

@@ -14,6 +14,7 @@ from urllib.parse import urlparse, urlsplit, urlunsplit
 from urllib.request import url2pathname
 
 from core.settings import Settings
+from core.sqlite_store import tune_sqlite_connections
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -60,6 +61,7 @@ class Tag:
 def client(settings: Settings) -> "MlflowClient":
     from mlflow import MlflowClient
 
+    tune_sqlite_connections()
     return MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri)
 
 

@@ -13,8 +13,6 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
 from core.embedded_mongo import answers_ping, ensure_local_server, local_server, stop_local_server
 from core.processes import Child, StateFile, free_port, http_ok, poll_until, port_open
 from core.settings import Settings
@@ -138,6 +136,8 @@ def start(
 
 
 def _training_ready(url: str) -> bool:
+    import httpx
+
     try:
         return httpx.get(f"{url}/health", timeout=2.0).json().get("training") == "ready"
     except (httpx.HTTPError, ValueError):
@@ -167,6 +167,8 @@ def status(settings: Settings) -> list[Service]:
 
 def wait_until_serving(api_url: str, models: int, timeout: float) -> bool:
     """Until the API serves at least `models` models (it polls the registry on its own clock)."""
+
+    import httpx
 
     def serving() -> bool:
         try:

@@ -3,7 +3,6 @@
 import json
 from typing import Annotated, Any
 
-import httpx
 import typer
 
 from core import demo as demo_data
@@ -64,6 +63,8 @@ def demo(
 
 
 def _show_api(url: str, sample: dict[str, Any]) -> None:
+    import httpx
+
     answer = httpx.post(f"{url}/predict", json=sample, timeout=30)
     console.print(f"\nPOST {url}/predict  ({len(sample['data'])} points of {sample['model']}) →", highlight=False)
     body = answer.json()

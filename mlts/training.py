@@ -11,7 +11,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
-import httpx
 import typer
 from rich.table import Table
 
@@ -123,6 +122,8 @@ def _stack_api(settings: Settings) -> str | None:
 
 def _train_through(api: str, config: TrainingConfig, settings: Settings) -> dict[str, Any]:
     """POST /train to the stack's API (a warm process: no imports, no Prefect server to start)."""
+    import httpx
+
     headers = {"X-API-Key": settings.api_key.get_secret_value()} if settings.api_key else {}
     console.print(f"training through the API at {api} (`--local` trains here)", highlight=False)
     answer = httpx.post(

@@ -65,11 +65,16 @@ def _artifacts(client, run_id: str, path: str = "") -> set[str]:
     return found
 
 
-@pytest.mark.parametrize(("epochs", "kept"), [(7, 7), (500, 500), (1601, 500)])
-def test_the_loss_history_keeps_every_epoch_or_evenly_spaced_ones(epochs: int, kept: int) -> None:
-    chosen = tracking._evenly(epochs, LOSS_POINTS)
-    assert len(chosen) == kept and chosen[0] == 0 and chosen[-1] == epochs - 1 and np.all(np.diff(chosen) > 0)
-    assert np.diff(chosen).max() - np.diff(chosen).min() <= 1  # evenly spaced
+@pytest.mark.parametrize("epochs", [7, LOSS_POINTS, LOSS_POINTS + 1, 1601, 100_000])
+def test_the_loss_history_keeps_every_epoch_or_the_first_ones_and_fewer_later(epochs: int) -> None:
+    chosen = tracking._sampled(epochs, LOSS_POINTS)
+    assert chosen[0] == 0 and chosen[-1] == epochs - 1 and np.all(np.diff(chosen) > 0)
+    if epochs <= LOSS_POINTS:
+        assert len(chosen) == epochs
+    else:
+        assert LOSS_POINTS // 2 <= len(chosen) <= LOSS_POINTS and list(chosen[:10]) == list(range(10))
+        gaps = np.diff(chosen)
+        assert gaps[-1] > gaps[len(gaps) // 2] >= gaps[0] == 1  # dense where the loss falls fast
 
 
 def test_first_training_registers_a_champion_with_everything_logged(mongo_db, mlflow_store, seed_series) -> None:
@@ -87,7 +92,9 @@ def test_first_training_registers_a_champion_with_everything_logged(mongo_db, ml
     assert METRICS <= set(run.data.metrics)
     history = client.get_metric_history(outcome["run_id"], "loss")
     epochs, steps = int(run.data.metrics["epochs_trained"]), [m.step for m in history]
-    assert len(history) == min(epochs, LOSS_POINTS) and steps[:3] == [1, 2, 3] and steps[-1] == epochs
+    assert (
+        len(history) == len(tracking._sampled(epochs, LOSS_POINTS)) and steps[:3] == [1, 2, 3] and steps[-1] == epochs
+    )
     by_step = client.get_metric_history(outcome["run_id"], "holdout_rmse_by_step")  # error against the horizon
     assert [m.step for m in by_step] == list(range(1, len(by_step) + 1)) and len(by_step) > 10
     assert (
@@ -111,6 +118,9 @@ def test_first_training_registers_a_champion_with_everything_logged(mongo_db, ml
     logged = client.get_logged_model(run.outputs.model_outputs[0].model_id)  # figures on the model's own page
     assert {m.key: m.value for m in logged.metrics}["rmse"] == run.data.metrics["rmse"]
     assert "loss" not in {m.key for m in logged.metrics}
+    assert logged.source_run_id == outcome["run_id"] and logged.tags.get("mlflow.modelVersions")
+    assert logged.experiment_id == run.info.experiment_id  # its files beside the run's, under MLTS_HOME
+    assert client.get_run(outcome["run_id"]).info.status == "FINISHED"
 
     # The pyfunc served by MLflow predicts what the JSON model predicts.
     json_model = registry.load_version(client, version)

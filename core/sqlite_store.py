@@ -1,0 +1,39 @@
+"""How mlts opens MLflow's SQLite store: write-ahead log, fsync at checkpoints only.
+
+MLflow opens SQLite in its default rollback-journal mode, where every commit waits for the disk
+(about 1 ms here, far more on a busy or networked disk) while holding the file's only write
+lock, and readers block writers. A training commits some forty times, so a fleet's threads and
+Dask workers queue on that lock. In WAL mode readers and the writer no longer block each other,
+and with `synchronous=NORMAL` a commit is a write to the log, synced at checkpoints: a crash of
+the machine may lose the last commits, never the file. The mode is kept in the file, so an
+`mlflow server` or `mlflow ui` on the same store uses it too.
+"""
+
+import sqlite3
+from typing import Any
+
+_installed = False
+
+
+def tune_sqlite_connections() -> None:
+    """Applies to every SQLAlchemy engine this process opens on a SQLite file (MLflow's, whoever
+    creates it); async drivers (Prefect's aiosqlite, which sets its own pragmas) are left alone.
+    Idempotent."""
+    global _installed
+    if _installed:
+        return
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    event.listen(Engine, "connect", _on_connect)
+    _installed = True
+
+
+def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+    if not isinstance(dbapi_connection, sqlite3.Connection):
+        return
+    try:
+        dbapi_connection.execute("PRAGMA journal_mode=WAL")
+        dbapi_connection.execute("PRAGMA synchronous=NORMAL")
+    except sqlite3.Error:  # in-memory store, or another process switching modes: its default stands
+        pass
