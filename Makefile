@@ -41,9 +41,13 @@ lock:
 clean:
 	rm -rf $(VENV) .mlts .pytest_cache
 
-# Benchmarks against mlflow models serve, a bare Starlette app, lstsq and bare pymongo; writes bench/results.md.
-# The online rows load the servers with wrk (Debian's package, installed here when missing).
+# Benchmarks against mlflow models serve, a bare Starlette app, lstsq, bare pymongo and statsforecast;
+# writes bench/results.md. The online rows load the servers with wrk (Debian's package, installed here
+# when missing); the accuracy rows need statsforecast, a bench-only dependency installed here.
 bench: install
+	@$(BIN)/python -c "import statsforecast" 2>/dev/null || $(BIN)/python -m pip install --quiet \
+		--disable-pip-version-check -c requirements.lock statsforecast \
+		|| echo "statsforecast not installed: the accuracy rows will say so"
 	@command -v wrk >/dev/null || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] \
 		&& (apt-get install -y -qq wrk >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq wrk >/dev/null)) \
 		|| echo "wrk not installed: the online benchmark uses its asyncio load generator"; }

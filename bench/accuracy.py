@@ -8,14 +8,15 @@ with the model fitted once, as the training pipeline scores a model) and fit tim
 - fixed: the perceptron with the default window (24, capped to the training length);
 - tuned: `ml.selection.select` (backtest on the training part, then refit), time including the search;
 - naive and seasonal naive (season from the sampling step);
-- AutoARIMA and AutoETS from statsforecast (a benchmark-only dependency: `pip install
-  statsforecast`; their columns are skipped with a message when it is missing). Their fit is
+- AutoARIMA and AutoETS from statsforecast (a benchmark-only dependency that `make bench`
+  installs; run alone without it, their columns are skipped with a message). Their fit is
   timed after a warm-up, so numba's compilation is not counted; their one-step holdout forecasts
   come from `forward`, which filters the whole series with the parameters fitted on the training part.
 
 Targets: tuned at least as accurate as AutoETS on every series, within 2 % of AutoARIMA or
 better, at under 1 % of AutoARIMA's fit time. AutoARIMA takes minutes on the half-hourly and
 weekly series (seasons of 48 and 52), so a full run takes about a quarter of an hour on 2 cores.
+`make bench` runs it last (`run`), its rows and targets in bench/results.md.
 """
 
 import importlib.metadata
@@ -27,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.report import Report
 from ml import Hyperparameters, PerceptronForecaster
 from ml.baselines import infer_season_length
 from ml.evaluation import holdout_predictions
@@ -111,11 +113,11 @@ def measure(path: Path, models: dict | None) -> Row:
     return Row(path.stem, len(values), len(actual), season, scores, seconds, f"{selection.strategy}: {members}")
 
 
-def table(rows: list[Row], with_statsforecast: bool) -> str:
+def columns(rows: list[Row], with_statsforecast: bool) -> tuple[list[str], list[list[str]]]:
     head = ["series", "n (holdout)", "season", "fixed", "tuned", "naive", "seasonal naive"]
     if with_statsforecast:
         head += ["AutoARIMA", "AutoETS", "tuned / ARIMA", "tuned / ETS", "tuned time / ARIMA time"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    cells_of = []
     for row in rows:
         cells = [row.name, f"{row.points} ({row.holdout})", str(row.season)]
         for name in ("fixed", "tuned", "naive", "seasonal naive"):
@@ -129,8 +131,14 @@ def table(rows: list[Row], with_statsforecast: bool) -> str:
                 f"{ets:.3f} {'✓' if ets <= ETS_TOLERANCE else '✗'}",
                 f"{share:.2%} {'✓' if share < TIME_SHARE else '✗'}",
             ]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+        cells_of.append(cells)
+    return head, cells_of
+
+
+def table(rows: list[Row], with_statsforecast: bool) -> str:
+    head, cells_of = columns(rows, with_statsforecast)
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    return "\n".join(lines + ["| " + " | ".join(cells) + " |" for cells in cells_of])
 
 
 def _cell(row: Row, name: str) -> str:
@@ -158,6 +166,39 @@ def summary(rows: list[Row], with_statsforecast: bool) -> str:
             f"under 1 % of AutoARIMA's fit time on {fast}/{len(rows)}.",
         ]
     return "\n".join(lines)
+
+
+def run(report: Report) -> None:
+    """`make bench`'s accuracy rows (statsforecast installed by the Makefile, bench-only)."""
+    models = statsforecast_models()
+    if models is None:
+        report.target("accuracy against statsforecast", "statsforecast installed", "not installed", False)
+        return
+    rows = []
+    for path in sorted(SERIES.glob("*.csv")):
+        print(f"... {path.stem}", file=sys.stderr, flush=True)
+        rows.append(measure(path, models))
+    n = len(rows)
+    ets = sum(row.rmse["tuned"] <= ETS_TOLERANCE * row.rmse["AutoETS"] for row in rows)
+    arima = sum(row.rmse["tuned"] <= ARIMA_TOLERANCE * row.rmse["AutoARIMA"] for row in rows)
+    fast = sum(row.seconds["tuned"] < TIME_SHARE * row.seconds["AutoARIMA"] for row in rows)
+    total = sum(row.seconds["tuned"] for row in rows) / sum(row.seconds["AutoARIMA"] for row in rows)
+    report.target("mlts tune as accurate as AutoETS (holdout RMSE), public series", f"{n}/{n}", f"{ets}/{n}", ets == n)
+    report.target("mlts tune within 2 % of AutoARIMA or better", f"{n}/{n}", f"{arima}/{n}", arima == n)
+    report.target("mlts tune fit time under 1 % of AutoARIMA's, per series", f"{n}/{n}", f"{fast}/{n}", fast == n)
+    report.target("mlts tune fit time against AutoARIMA's, all series together", "< 1 %", f"{total:.3%}", total < 0.01)
+    head, cells_of = columns(rows, True)
+    version = importlib.metadata.version("statsforecast")
+    report.table(
+        "accuracy",
+        f"10. Accuracy against statsforecast {version} on {n} public series (holdout RMSE, fit time)",
+        head,
+        cells_of,
+        "The last 20 % of each series is the holdout, scored by one-step forecasts from the actual values before "
+        "each point; `tuned` is `mlts tune`'s selection (backtests on the training part, then refit), its time "
+        "including the search. AutoARIMA and AutoETS are timed after a warm-up (numba's compilation not counted)."
+        + summary(rows, True).replace("\n", "\n\n", 1),
+    )
 
 
 def main(parts: list[str]) -> None:

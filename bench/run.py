@@ -1,11 +1,11 @@
 """`make bench`: every benchmark in one run on this machine, written to bench/results.md.
-`python -m bench.run [predict batch training ingestion retrain footprint monitor cold fleet_registry]`
+`python -m bench.run [predict batch training ingestion retrain footprint monitor cold fleet_registry accuracy]`
 (default: all); each also runs alone as `python -m bench.<name>`."""
 
 import sys
 import traceback
 
-from bench import batch, cold, fleet_registry, footprint, ingestion, monitor, predict, retrain, training
+from bench import accuracy, batch, cold, fleet_registry, footprint, ingestion, monitor, predict, retrain, training
 from bench.common import setup, teardown
 from bench.report import Report
 
@@ -19,6 +19,7 @@ BENCHMARKS = {
     "monitor": monitor.run,
     "cold": cold.run,
     "fleet_registry": fleet_registry.run,
+    "accuracy": accuracy.run,
 }
 ORDER = [
     "online",
@@ -31,6 +32,7 @@ ORDER = [
     "monitor",
     "cold",
     "fleet_registry",
+    "accuracy",
 ]
 
 
