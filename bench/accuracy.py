@@ -15,7 +15,7 @@ with the model fitted once, as the training pipeline scores a model) and fit tim
 
 Targets: tuned at least as accurate as AutoETS on every series, within 2 % of AutoARIMA or
 better, at under 1 % of AutoARIMA's fit time. AutoARIMA takes minutes on the half-hourly and
-weekly series (seasons of 48 and 52), so a full run takes about a quarter of an hour on 2 cores.
+weekly series (seasons of 48 and 52), so a full run takes 10 to 20 minutes on 2 cores.
 `make bench` runs it last (`run`), its rows and targets in bench/results.md.
 """
 

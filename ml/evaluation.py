@@ -62,9 +62,11 @@ def horizon_metrics(
     if start < w or start >= len(series):
         return {}
     errors = step_errors(model.forecast_windows, series, start, w, max_steps)
+    with np.errstate(over="ignore"):  # as in ml.metrics: an overflowing square is an infinite score
+        squared = np.nanmean(errors * errors, axis=0)
     result = {
         "mae": np.nanmean(np.abs(errors), axis=0),
-        "rmse": np.sqrt(np.nanmean(errors * errors, axis=0)),
+        "rmse": np.sqrt(squared),
         "count": np.sum(~np.isnan(errors), axis=0).astype(float),
     }
     half = len(errors) // 2
