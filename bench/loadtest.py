@@ -89,9 +89,9 @@ def run(url: str, body: bytes, clients: int, requests: int, during=None, tail: f
 
 
 def move_alias_during(model: str, versions: list[str], every: float, patience: float = 30.0):
-    """A `during` callback: point the champion alias at each version in turn, each time after
-    `every` seconds of load and once the API answers with the version before it (or `patience`
-    seconds have passed), so a slow refresh under load shows as a missing version, not a race."""
+    """A `during` callback: point the champion alias at each version in turn, `every` seconds of
+    load before each move; after a move, wait until the API answers with that version (at most
+    `patience` seconds), so a slow refresh under load shows as a missing version, not a race."""
 
     def move(report: LoadReport) -> None:
         from core import registry

@@ -1,5 +1,5 @@
-"""The local MLflow store in WAL mode: set by mlts's client, kept in the file, readable read-only
-by a second process while mlts writes."""
+"""The local MLflow store in WAL mode: set by mlts's client, kept in the file, and readable
+read-only by a second process while mlts's connections to it are open (the API's first look)."""
 
 import sqlite3
 import subprocess
