@@ -6,10 +6,13 @@ lock, and readers block writers. Every MLflow call that writes is a commit, so a
 threads and Dask workers queue on that lock. In WAL mode readers and the writer no longer block each other,
 and with `synchronous=NORMAL` a commit is a write to the log, synced at checkpoints: a crash of
 the machine may lose the last commits, never the file. The mode is kept in the file, so an
-`mlflow server` or `mlflow ui` on the same store uses it too.
+`mlflow server` or `mlflow ui` on the same store uses it too (`use_wal` sets it before `mlts up`
+starts one; such a server syncs each commit, which mlts cannot tune from outside).
 """
 
 import sqlite3
+from contextlib import closing
+from pathlib import Path
 from typing import Any
 
 _installed = False
@@ -36,4 +39,15 @@ def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.execute("PRAGMA journal_mode=WAL")
         dbapi_connection.execute("PRAGMA synchronous=NORMAL")
     except sqlite3.Error:  # in-memory store, or another process switching modes: its default stands
+        pass
+
+
+def use_wal(path: Path) -> None:
+    """Put the store's file in WAL mode (creating it if new) before a process mlts does not
+    configure opens it: the `mlflow server` that `mlts up` starts."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with closing(sqlite3.connect(path, timeout=5)) as connection:
+            connection.execute("PRAGMA journal_mode=WAL")
+    except sqlite3.Error:  # in use or unreadable: the server opens it as it is
         pass

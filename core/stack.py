@@ -16,6 +16,7 @@ from pathlib import Path
 from core.embedded_mongo import answers_ping, ensure_local_server, local_server, stop_local_server
 from core.processes import Child, StateFile, free_port, http_ok, poll_until, port_open
 from core.settings import Settings
+from core.sqlite_store import use_wal
 
 SERVICES = ("mongo", "mlflow", "prefect", "api")
 PREFERRED_PORTS = {"mlflow": 5000, "prefect": 4200, "api": 8000}
@@ -69,6 +70,7 @@ def _command(
     if name == "mlflow":
         # Artifacts stay plain files under MLTS_HOME, so runs logged through the server still
         # load when it is down (the commands then use the SQLite store directly).
+        use_wal(home / "mlflow.db")
         command = [
             str(_BIN / "mlflow"),
             "server",

@@ -4,6 +4,7 @@ no variable set, a cron schedule fires by itself, and `mlts down` leaves nothing
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import time
@@ -49,6 +50,8 @@ def test_up_train_schedule_down(shell, seed_series, tmp_path: Path) -> None:
         assert _state(home, name)["url"] in up.stdout
     status = shell("status")
     assert status.returncode == 0 and status.stdout.count("yes") == 3, status.stdout
+    with sqlite3.connect(home / "mlflow.db") as store:  # set before the MLflow server opened it
+        assert store.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
     started = time.monotonic()
     trained = shell(
