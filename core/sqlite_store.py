@@ -3,9 +3,9 @@
 MLflow opens SQLite in its default rollback-journal mode, where every commit waits for the disk
 (about 1 ms here, far more on a busy or networked disk) while holding the file's only write
 lock, and readers block writers. Every MLflow call that writes is a commit, so a fleet's
-threads and Dask workers queue on that lock. In WAL mode readers and the writer no longer block each other,
-and with `synchronous=NORMAL` a commit is a write to the log, synced at checkpoints: a crash of
-the machine may lose the last commits, never the file. The mode is kept in the file, so an
+threads and Dask workers queue on that lock. In WAL mode readers and the writer no longer block
+each other, and with `synchronous=NORMAL` a commit is a write to the log, synced at checkpoints:
+a crash of the machine may lose the last commits, never the file. The mode is kept in the file, so an
 `mlflow server` or `mlflow ui` on the same store uses it too (`use_wal` sets it before `mlts up`
 starts one; such a server syncs each commit, which mlts cannot tune from outside).
 """
