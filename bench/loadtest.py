@@ -69,13 +69,14 @@ def run(url: str, body: bytes, clients: int, requests: int, during=None, tail: f
     started = time.perf_counter()
     if mover:
         mover.start()
-    ended: list[float] = []
+    ended: float | None = None
 
     def more() -> bool:
+        nonlocal ended
         if mover is None or mover.is_alive():
             return mover is not None
-        ended.append(ended[0] if ended else time.perf_counter())
-        return time.perf_counter() - ended[0] < tail
+        ended = ended or time.perf_counter()
+        return time.perf_counter() - ended < tail
 
     async def main() -> None:
         await asyncio.gather(*(_client(url, body, n, report, more) for n in share))

@@ -127,8 +127,8 @@ def log_metrics(
     page), and the training loss as the run's `loss` history: every epoch up to LOSS_POINTS,
     else at most that many, spaced geometrically so the steep first epochs are all there, first
     and last included, each at its epoch (MLflow writes a history row by row: 500 of them were a
-    tenth of a fleet's retraining time). The whole curve is drawn in the loss_curve.svg artifact. `by_step`
-    (`ml.evaluation.horizon_metrics`) becomes `holdout_rmse_by_step` and the like, one point per
+    tenth of a fleet's retraining time). The whole curve is drawn in the loss_curve.svg artifact.
+    `by_step` (`ml.evaluation.horizon_metrics`) becomes `holdout_rmse_by_step` and the like, one point per
     forecast step, so the run's chart of a step metric shows how the error grows with the horizon.
 
     Logged after the model: MLflow's log_model otherwise reads back every metric's whole history
