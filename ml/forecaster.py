@@ -14,6 +14,8 @@ backtest, the members of an ensemble): each takes the steps it would take alone.
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
+from operator import mul, sub
 
 import numpy as np
 
@@ -140,6 +142,7 @@ class PerceptronForecaster:
     loss_history: np.ndarray = field(default_factory=lambda: np.empty(0))
     metadata: dict = field(default_factory=dict)
     members: tuple[Member, ...] = ()
+    _listed: tuple[np.ndarray, list[float]] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def window_size(self) -> int:
@@ -198,20 +201,30 @@ class PerceptronForecaster:
             buffer[:, w + step] = (buffer[:, step : step + w] - self.mean) @ weights + offset
         return buffer[:, w:]
 
-    def forecast_last(self, window: np.ndarray, horizon: int) -> tuple[list[float], list[float], list[float]]:
+    def forecast_last(self, window: Sequence[float], horizon: int) -> tuple[list[float], list[float], list[float]]:
         """Forecasts and interval bounds after one window already checked (its length, finite
-        values), as Python floats: the shape of a request. One step is one dot product; more
-        steps go through `forecast_windows`."""
-        weights = self._require_fitted()
+        values), as Python floats: the shape of a request. One step is one dot product, summed by
+        builtins on the window as a list (on a few dozen values numpy's cost per call is larger
+        than the arithmetic); more steps go through `forecast_windows`."""
+        weights = self._weights_list()
         if horizon == 1:
-            value = float((window - self.mean) @ weights) + (self.std * self.bias + self.mean)
+            mean = self.mean
+            value = sum(map(mul, map(sub, window, repeat(mean)), weights)) + (self.std * self.bias + mean)
             if self.intervals is None:
                 return [value], [value], [value]
-            lower, upper = self.intervals.offsets(1)
-            return [value], [value + float(lower[0])], [value + float(upper[0])]
-        point = self.forecast_windows(window[None, :], horizon)
+            lower, upper = self.intervals.first
+            return [value], [value + lower], [value + upper]
+        point = self.forecast_windows(np.asarray(window, dtype=np.float64)[None, :], horizon)
         lower, upper = self.bounds(point)
         return point[0].tolist(), lower[0].tolist(), upper[0].tolist()
+
+    def _weights_list(self) -> list[float]:
+        """The weights as floats, made once per set of weights (`fit` replaces the array)."""
+        weights = self._require_fitted()
+        listed = self._listed
+        if listed is None or listed[0] is not weights:
+            self._listed = listed = (weights, weights.tolist())
+        return listed[1]
 
     def forecast(self, history: object, horizon: int = 1) -> np.ndarray:
         """The next `horizon` values after a history of at least `window_size` values."""

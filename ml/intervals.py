@@ -8,6 +8,7 @@ last calibrated step they grow like sqrt(h), as a random walk's would.
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -26,6 +27,11 @@ class PredictionIntervals:
     level: float
     lower: np.ndarray
     upper: np.ndarray
+
+    @cached_property
+    def first(self) -> tuple[float, float]:
+        """The offsets of step 1 as floats: what a one-step request adds."""
+        return float(self.lower[0]), float(self.upper[0])
 
     def offsets(self, horizon: int) -> tuple[np.ndarray, np.ndarray]:
         """Lower and upper offsets for steps 1..horizon."""

@@ -1,6 +1,7 @@
 """A version the API serves: the model in memory and what /model/info says of it."""
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from core import registry
@@ -28,8 +29,9 @@ class ServedModel:
         """The series it was trained on (collection, fields, filter), as the model JSON records it."""
         return (self.model.metadata or {}).get("series")
 
-    @property
+    @cached_property
     def ref(self) -> dict[str, Any]:
+        """Which version answered, as every answer names it (made once: it never changes; not to be mutated)."""
         return {"name": self.name, "version": self.version, "alias": self.alias, "run_id": self.run_id}
 
     def info(self) -> dict[str, Any]:

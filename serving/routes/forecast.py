@@ -2,8 +2,9 @@
 bytes and answers encoded by it (orjson for numpy arrays); a request that carries its data
 touches nothing but the model in memory: no registry, no database."""
 
-import itertools
 import uuid
+from itertools import count, islice
+from operator import sub
 from typing import Any
 
 import msgspec
@@ -79,7 +80,7 @@ async def predict(request: Request) -> Response:
         series = None
     elif body.collection_name is not None:
         served, times, values = await _series_from_mongo(state, body)
-        steps = times[1:] - times[:-1]
+        steps = list(map(sub, islice(times, 1, None), times))
         series = {
             "collection": body.collection_name,
             "value_field": body.value_field,
@@ -117,7 +118,7 @@ def _log(
     served: ServedModel,
     series: dict[str, Any] | None,
     target_ms: list[int],
-    values: np.ndarray,
+    values: list[float],
     *forecast: list[float],
 ) -> None:
     """Queue the champion's forecast and the series' challenger's window (its shadow)."""
@@ -125,7 +126,7 @@ def _log(
     state.log.add(served, challenger, series, _request_id(request.scope), target_ms, *forecast, values)
 
 
-_ids = itertools.count()
+_ids = count()
 _ID_PREFIX = uuid.uuid4().hex[:16]
 
 
@@ -143,7 +144,7 @@ async def _served(state: AppState, name: str | None, version: str | None) -> Ser
     return state.store.pick(name) if version is None else await state.store.pinned(name, version)
 
 
-async def _series_from_mongo(state: AppState, body: PredictRequest) -> tuple[ServedModel, np.ndarray, np.ndarray]:
+async def _series_from_mongo(state: AppState, body: PredictRequest) -> tuple[ServedModel, list[float], list[float]]:
     spec = SeriesSpec(body.collection_name, body.value_field, body.timestamp_field, body.filter or {})
     store = state.store
     served = await _served(
@@ -153,7 +154,7 @@ async def _series_from_mongo(state: AppState, body: PredictRequest) -> tuple[Ser
         frame = await read_series_async(await state.database.db(), spec, limit=max(served.model.window_size, 2))
     series = to_arrays(frame.dropna(subset=["timestamp_utc", "value_float"]))
     times = series.timestamps.astype("datetime64[ms]").astype(np.float64)
-    return served, times, series.values
+    return served, times.tolist(), series.values.tolist()
 
 
 _BATCH_DOC = body_doc(struct_schema(BatchRequest), EXAMPLES["BatchRequest"])

@@ -172,3 +172,24 @@ def test_predict_checks_the_window() -> None:
 def test_an_unfitted_model_says_so() -> None:
     with pytest.raises(ForecastInputError, match="not fitted"):
         PerceptronForecaster().predict(np.ones(24))
+
+
+def test_a_request_window_as_a_list_forecasts_what_the_vectorised_path_does() -> None:
+    """`forecast_last` sums one step with builtins on a list (the shape of a request): the same
+    numbers as `forecast_windows` and `bounds`, and still after a refit replaces the weights."""
+    from ml.intervals import PredictionIntervals
+
+    rng = np.random.default_rng(3)
+    model = PerceptronForecaster(Hyperparameters(window_size=6, epochs=300))
+    model.fit(100 + np.cumsum(rng.normal(size=300)))
+    model.intervals = PredictionIntervals(0.9, np.array([-1.5, -2.0]), np.array([1.0, 2.5]))
+    window = (100 + np.cumsum(rng.normal(size=6))).tolist()
+    for _ in range(2):
+        for horizon in (1, 3):
+            values, lower, upper = model.forecast_last(window, horizon)
+            expected = model.forecast_windows(np.array([window]), horizon)
+            low, high = model.bounds(expected)
+            assert values == pytest.approx(expected[0].tolist(), rel=1e-12)
+            assert lower == pytest.approx(low[0].tolist(), rel=1e-12)
+            assert upper == pytest.approx(high[0].tolist(), rel=1e-12)
+        model.fit(50 - np.cumsum(rng.normal(size=300)))

@@ -11,7 +11,7 @@ from core.processes import poll_until
 from core.settings import get_settings
 from core.training_config import TrainingConfig
 from pipelines.flows import train_series
-from serving.prediction_log import _grouped
+from serving.prediction_log import _grouped, _merge
 from tests.series_data import daily_series
 from tests.serving.conftest import FILTER_S1, MODEL_S1
 
@@ -103,10 +103,41 @@ def test_a_batch_becomes_one_document_per_model_version_role_and_series() -> Non
         (("m", "1", role, None), series, "r", 1.5, [t, t + 1], [1.0, 2.0], [0.0, 1.0], [2.0, 3.0])
         for role, t in (("champion", 20), ("champion", 10), ("challenger", 10))
     ]
-    champion, challenger = _grouped(batch)
+    champion, challenger = _grouped(batch).values()
     assert champion["series"] == challenger["series"] == series and champion["model"] == "m"
     assert (champion["role"], champion["count"], challenger["count"]) == ("champion", 2, 1)
     assert unpacked(champion["target_ms"], MILLISECONDS).tolist() == [20, 21, 10, 11]
     assert champion["first_target_ms"] == 10 and champion["horizon"] == [2, 2]
     assert unpacked(champion["issued_ms"], MILLISECONDS).tolist() == [1500, 1500]
     assert unpacked(challenger["value"], NUMBERS).tolist() == [1.0, 2.0]
+
+
+def _forecast(i: int) -> tuple:
+    """A queue entry of the champion: forecast i, of horizon 1 or 2."""
+    horizon = 1 + i % 2
+    targets = [10 * i + step for step in range(horizon)]
+    return (
+        ("m", "1", "champion", None),
+        None,
+        f"r{i}",
+        1.0 + i,
+        targets,
+        [i] * horizon,
+        [i - 1.0] * horizon,
+        [i + 1.0] * horizon,
+    )
+
+
+def test_the_parts_of_a_batch_merge_into_the_documents_of_the_whole() -> None:
+    """The writer groups a batch in chunks (the event loop turns in between) and inserts one
+    document per group: the merged parts must hold what grouping the whole batch at once gives."""
+    batch = [_forecast(i) for i in range(7)]
+    merged: dict = {}
+    for start, stop in ((0, 3), (3, 5), (5, 7)):
+        _merge(merged, _grouped(batch[start:stop]))
+    (whole,) = _grouped(batch).values()
+    (parts,) = merged.values()
+    assert parts["count"] == whole["count"] == 7
+    assert parts["first_target_ms"] == whole["first_target_ms"] == 0
+    for name in ("request_id", "horizon", "issued_ms", "target_ms", "value", "lower", "upper"):
+        assert parts[name] == whole[name], name
