@@ -9,6 +9,7 @@ PREDICTION_LOG_QUEUE entries and counts what it drops; a request never waits for
 import asyncio
 import logging
 import time
+from array import array
 from collections import deque
 from datetime import UTC, datetime
 from itertools import chain
@@ -25,7 +26,7 @@ from serving.database import Database
 
 log = logging.getLogger(__name__)
 
-BATCH = 2000  # forecasts per insert: fewer, larger documents cost the database far less
+BATCH = 1000  # forecasts per insert: fewer, larger documents cost the database far less
 CHUNK = 500  # forecasts grouped between two turns of the event loop, which this keeps under a millisecond
 INTERVAL_SECONDS = 0.5
 # Single-field indexes: both servers use them (nx-27017 ignores compound ones).
@@ -74,11 +75,13 @@ class PredictionLog:
         queue.append(
             ((served.name, served.version, CHAMPION, named), where, request_id, now, target_ms, values, lower, upper)
         )
-        if challenger is not None and len(window) >= challenger.model.window_size:
+        if challenger is not None and len(window) >= (w := challenger.model.window_size):
             where = challenger.series if series is None else series
             group = (challenger.name, challenger.version, CHALLENGER, named)
             self._keep_room()
-            queue.append((group, where, request_id, now, target_ms, None, challenger.model, window))
+            # Its last window as packed doubles, not the request's list of float objects: what
+            # the queue holds stays small and the request's objects are freed at once.
+            queue.append((group, where, request_id, now, target_ms, None, challenger.model, array("d", window[-w:])))
         if len(queue) >= BATCH and self._wake is not None:
             self._wake.set()
 
@@ -180,8 +183,7 @@ def _shadow_columns(entries: list[tuple]) -> tuple[list[tuple], bytes, bytes, by
         by_horizon.setdefault(len(entry[4]), []).append(entry)
     ordered, points, lowers, uppers = [], [], [], []
     for horizon, group in by_horizon.items():
-        rows = chain.from_iterable(entry[7][-w:] for entry in group)
-        windows = np.fromiter(rows, np.float64, len(group) * w).reshape(len(group), w)
+        windows = np.frombuffer(b"".join(entry[7] for entry in group), np.float64).reshape(len(group), w)
         point = model.forecast_windows(windows, horizon)
         lower, upper = model.bounds(point)
         ordered += group
