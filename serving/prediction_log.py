@@ -61,10 +61,10 @@ class PredictionLog:
     ) -> None:
         """Queue the champion's forecast and, when there is a challenger whose window the points
         fill, the challenger's (a shadow: forecast by the writer for the whole batch in one
-        vectorised call, so the request pays for a reference, not a forecast). O(1), no I/O.
-        Forecasts without timestamps cannot be matched: skipped. A queue entry is (group, series,
-        request id, issued at, target ms, values, lower, upper); a shadow's values are None, its
-        lower the model and its upper the window."""
+        vectorised call, so the request pays for a copy of its last window, not a forecast).
+        O(1), no I/O. Forecasts without timestamps cannot be matched: skipped. A queue entry is
+        (group, series, request id, issued at, target ms, values, lower, upper); a shadow's
+        values are None, its lower the model and its upper the window as packed doubles."""
         if not (self.enabled and target_ms):
             return
         now = time.time()
