@@ -77,12 +77,17 @@ def series_from_points(points: list[Point]) -> tuple[list[float], list[float], l
     out of range. Points sent in order cost one subtraction per point and one `count` or `min`."""
     times = _milliseconds([p.timestamp for p in points])
     values = [p.value for p in points]
-    steps = list(map(sub, islice(times, 1, None), times))
+    steps = steps_between(times)
     if steps and not (_even(steps) or min(steps) > 0):  # NaN fails the comparison too
         times, values, steps = _sorted(times, values)
     if not -_MAX_MS <= times[0] <= times[-1] <= _MAX_MS:
         raise InvalidInput(_BAD_EPOCH)
     return times, values, steps
+
+
+def steps_between(times: list[float]) -> list[float]:
+    """The differences of consecutive times, in one C loop."""
+    return list(map(sub, islice(times, 1, None), times))
 
 
 def _sorted(times: list[float], values: list[float]) -> tuple[list[float], list[float], list[float]]:

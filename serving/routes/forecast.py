@@ -3,8 +3,7 @@ bytes and answers encoded by it (orjson for numpy arrays); a request that carrie
 touches nothing but the model in memory: no registry, no database."""
 
 import uuid
-from itertools import count, islice
-from operator import sub
+from itertools import count
 from typing import Any
 
 import msgspec
@@ -80,7 +79,7 @@ async def predict(request: Request) -> Response:
         series = None
     elif body.collection_name is not None:
         served, times, values = await _series_from_mongo(state, body)
-        steps = list(map(sub, islice(times, 1, None), times))
+        steps = prediction.steps_between(times)
         series = {
             "collection": body.collection_name,
             "value_field": body.value_field,
