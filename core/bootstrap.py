@@ -40,6 +40,8 @@ def bootstrap(settings: Settings | None = None, serving: bool = False) -> Settin
         "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
         "DO_NOT_TRACK": "true",
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        # Prefect's 20 s is too short for its temporary server on a busy two-core machine.
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
         **(_SERVING_DEFAULTS if serving else {}),
     }
     for name, value in defaults.items():

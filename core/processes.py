@@ -13,6 +13,7 @@ import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -246,6 +247,11 @@ class StateFile:
             state = self.read()
             self.remove()
         return state is not None and stop_pid(state["pid"], timeout)
+
+
+stopping = threading.Event()
+"""Set when the process is told to stop (SIGTERM, Ctrl-C) while worker threads run a long loop:
+only the main thread sees a signal, so they check this between items."""
 
 
 def exit_on_sigterm() -> None:

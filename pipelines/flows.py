@@ -8,6 +8,7 @@ run shows in that server's UI.
 
 import math
 import os
+import queue
 import socket
 import time
 from collections.abc import Iterator
@@ -17,12 +18,13 @@ from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
-from prefect.futures import as_completed
+from prefect.exceptions import TerminationSignal
+from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run, task_run
 from pymongo.database import Database
 from pymongo.errors import PyMongoError
 
-from core import registry
+from core import processes, registry
 from core.errors import classify
 from core.locks import training_lock
 from core.mongo import connect, database_url, ensure_series_index
@@ -174,6 +176,9 @@ def train_batch(configs: list[TrainingConfig], trigger: Trigger) -> list[dict[st
     with connect(database_url(settings), settings.mongodb_timeout_ms) as mongo:
         db = mongo[settings.mongodb_database]
         for config in configs:
+            if processes.stopping.is_set():
+                outcomes.append(failure_outcome(config, "not trained: the process was asked to stop"))
+                continue
             try:
                 outcome = run_training(db, settings, config, trigger, label)
             except Exception as exc:  # noqa: BLE001 - one series failing never stops the others
@@ -247,11 +252,30 @@ def _run_batches(planned: list[list[TrainingConfig]], trigger: Trigger) -> list[
     progress = reports.Progress(sum(len(batch) for batch in planned))
     futures = {train_batch.submit(batch, trigger): index for index, batch in enumerate(planned)}
     done: dict[int, list[dict[str, Any]]] = {}
-    for future in as_completed(list(futures)):
-        index = futures[future]
-        try:
-            done[index] = future.result()
-        except Exception as exc:  # noqa: BLE001 - a lost worker or a bug: report its series, go on
-            done[index] = [failure_outcome(config, exc) for config in planned[index]]
-        progress.advance(len(planned[index]))
+    try:
+        for future in _as_completed(list(futures)):
+            index = futures[future]
+            try:
+                done[index] = future.result()
+            except Exception as exc:  # noqa: BLE001 - a lost worker or a bug: report its series, go on
+                done[index] = [failure_outcome(config, exc) for config in planned[index]]
+            progress.advance(len(planned[index]))
+    except (KeyboardInterrupt, SystemExit, TerminationSignal):
+        processes.stopping.set()  # the pool's shutdown then waits for one series per worker, not whole batches
+        raise
     return [outcome for index in range(len(planned)) for outcome in done[index]]
+
+
+def _as_completed(futures: list[PrefectFuture]) -> Iterator[PrefectFuture]:
+    """The futures as they finish, waiting a second at a time: an untimed wait (Prefect's
+    `as_completed`) holds off a SIGTERM or Ctrl-C until a whole batch has finished."""
+    finished: queue.SimpleQueue[PrefectFuture] = queue.SimpleQueue()
+    for future in futures:
+        future.add_done_callback(finished.put)
+    for _ in futures:
+        while True:
+            try:
+                yield finished.get(timeout=1.0)
+                break
+            except queue.Empty:
+                continue

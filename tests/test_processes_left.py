@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 
 import httpx
+import yaml
+from mlflow import MlflowClient
 
 from core import locks
 from core.processes import Child, alive, poll_until
@@ -60,3 +62,32 @@ def test_a_training_stopped_with_sigterm_leaves_nothing_behind(mongo_db, mongo_u
         os.kill(training.pid, signal.SIGTERM)
         assert poll_until(lambda: not training.running, 30)
         assert poll_until(lambda: _group(training.pid) == [], 15), _group(training.pid)
+
+
+def test_a_fleet_retraining_stopped_with_sigterm_stops_its_workers_and_leaves_nothing(
+    mongo_db, mongo_url, mlflow_store, seed_series, tmp_path
+) -> None:
+    """A worker thread never sees the signal: it must stop after the series it is training, not
+    train the rest of its batch (15 series here) while the process waits for it."""
+    sensors = [f"s{i}" for i in range(60)]
+    for sensor in sensors:
+        seed_series(sensor=sensor)
+    config = tmp_path / "series.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "defaults": {"window_size": 12},
+                "series": [{"collection": "readings", "filter": {"additional_features.sensor_id": s}} for s in sensors],
+            }
+        )
+    )
+    env = {"MONGODB_URL": mongo_url, "MONGODB_DATABASE": mongo_db.name, "MLFLOW_TRACKING_URI": mlflow_store}
+    command = [MLTS, "retrain", "--config", str(config), "--max-workers", "1"]
+    client = MlflowClient(mlflow_store)
+    with Child.spawn(command, "mlts retrain", env=env) as retraining:
+        assert poll_until(lambda: len(client.search_registered_models()) >= 2, 180), retraining.log_tail()
+        os.kill(retraining.pid, signal.SIGTERM)
+        trained_when_stopped = len(client.search_registered_models())
+        assert poll_until(lambda: not retraining.running, 30), retraining.log_tail()
+        assert poll_until(lambda: _group(retraining.pid) == [], 15), _group(retraining.pid)
+    assert len(client.search_registered_models()) <= trained_when_stopped + 1
