@@ -3,11 +3,14 @@
 The flow (pipelines/monitoring.py) computes the live figures and decides; the API only reads
 this collection, so the two never call each other. (The prediction log the API writes for the
 flow holds, per document, the forecasts of one model, version, role and series written
-together: count, request_id[], horizon[], and issued_ms (one per forecast) and target_ms,
-value, lower, upper (the steps of all of them flattened) packed as little-endian int64 and
-float64 bytes: a database stores and returns a blob far faster than thousands of numbers, and
-the embedded server five times faster. `packed` and `unpacked` are the two ends; documents
-written before the packing hold plain lists, which `unpacked` reads too.)
+together: count; per forecast its request id, horizon and issued_ms; and target_ms, value,
+lower, upper (the steps of all of them flattened). Numbers are packed as little-endian bytes
+(int32 horizons, int64 milliseconds, float64 values): a database stores and returns a blob far
+faster than thousands of numbers, and the embedded server five times faster. Request ids are
+either a list (`request_id`, ids clients sent) or, for the API's own, one prefix and packed
+sequence numbers (`request_prefix`, `request_seq`); `request_ids` reads both. `packed` and
+`unpacked` are the two ends; documents written before the packing hold plain lists, which
+`unpacked` reads too.)
 
     {_id: model, model, series, updated_at, window_days,
      roles: {champion: {version, n, mae, rmse, mase, bias, coverage, holdout_rmse, per_step}, challenger: {...}},
@@ -25,6 +28,8 @@ import numpy as np
 MONITORING_COLLECTION = "mlts_monitoring"
 MILLISECONDS = "<i8"
 NUMBERS = "<f8"
+STEPS = "<i4"
+SEQUENCE = "<i8"
 
 
 def packed(values: Iterable[float], dtype: str) -> bytes:
@@ -37,6 +42,19 @@ def unpacked(stored: Any, dtype: str) -> np.ndarray:
     if isinstance(stored, bytes):
         return np.frombuffer(stored, dtype=dtype)
     return np.asarray(stored, dtype=dtype)
+
+
+def request_id(prefix: str, sequence: int) -> str:
+    """An id the API made: its process's random prefix and a counter, 32 hex digits."""
+    return f"{prefix}{sequence:016x}"
+
+
+def request_ids(document: dict[str, Any]) -> list[str]:
+    """The request ids of a prediction log document, one per forecast, whichever way it holds them."""
+    if "request_seq" in document:
+        prefix = document["request_prefix"]
+        return [request_id(prefix, int(n)) for n in unpacked(document["request_seq"], SEQUENCE)]
+    return list(document.get("request_id") or [])
 
 
 def storable(value: Any) -> Any:

@@ -13,7 +13,7 @@ import numpy as np
 from pymongo.database import Database
 
 from core.mongo import read_series_between
-from core.monitoring import MILLISECONDS, NUMBERS, unpacked
+from core.monitoring import MILLISECONDS, NUMBERS, STEPS, unpacked
 from core.series import SeriesSpec
 from ml import monitoring as stats
 
@@ -61,7 +61,10 @@ def load_forecasts(db: Database, collection: str, model: str, since: datetime) -
         if len(times) and times.max() >= cut:
             documents.append(document)
             issued.append(times)
-    horizons = [np.asarray(d.get("horizon") or [_length(d)], dtype=np.int64) for d in documents]
+    horizons = [
+        unpacked(d["horizon"], STEPS).astype(np.int64) if d.get("horizon") else np.array([_length(d)], dtype=np.int64)
+        for d in documents
+    ]
     per_forecast = np.concatenate(horizons) if documents else np.empty(0, dtype=np.int64)
     lengths = np.array([h.sum() for h in horizons], dtype=np.int64)
     total = int(lengths.sum())

@@ -1,28 +1,30 @@
 """The prediction log: every forecast the API answers with timestamps, kept in Mongo so the
 monitoring flow can later join it with the actual values.
 
-Off the request path: a request only appends a small dict to a bounded in-memory queue; a
-background task inserts batches. When Mongo is slow or away the queue keeps the newest
-PREDICTION_LOG_QUEUE entries and counts what it drops; a request never waits for the log.
+Off the request path: a request only appends to bounded in-memory buffers; a background task
+inserts batches. The common request (its data, one step ahead) appends five numbers and its id
+to its model's columns (a `_Lane`), which the writer turns into a document without a Python step
+per forecast; other requests queue a tuple each. When Mongo is slow or away the buffers keep
+about the newest PREDICTION_LOG_QUEUE forecasts and count what they drop; a request never waits
+for the log.
 """
 
 import asyncio
 import logging
 import time
+import uuid
 from array import array
 from collections import deque
-from datetime import UTC, datetime
-from itertools import chain
-from operator import itemgetter
+from itertools import count
 from typing import Any
 
-import numpy as np
 from pymongo import ASCENDING
 
-from core.monitoring import MILLISECONDS, NUMBERS, packed
+from core.monitoring import request_id as make_request_id
 from core.settings import Settings
 from serving import observability
 from serving.database import Database
+from serving.log_documents import CHALLENGER, CHAMPION, Lane, grouped, merge
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +33,6 @@ CHUNK = 500  # forecasts grouped between two turns of the event loop, which this
 INTERVAL_SECONDS = 0.5
 # Single-field indexes: both servers use them (nx-27017 ignores compound ones).
 INDEXED = ("model", "issued_at", "first_target_ms")
-CHAMPION, CHALLENGER = "champion", "challenger"
 
 
 class PredictionLog:
@@ -41,8 +42,13 @@ class PredictionLog:
         self.capacity = settings.prediction_log_queue
         self.database = database
         self.queue: deque[tuple] = deque()
+        self.lanes: dict[int, Lane] = {}  # by id() of the served model, which its lane holds
+        self.retired: list[Lane] = []  # lanes whose challenger changed, not yet written
+        self.in_lanes = 0
         self.written = 0
         self.dropped = 0
+        self.request_prefix = uuid.uuid4().hex[:16]  # ids unique without a system call per request
+        self._sequence = count()
         self._wake: asyncio.Event | None = None  # made in run(): an event belongs to its loop
         self._indexed = False
         self._last_warning = 0.0
@@ -52,22 +58,38 @@ class PredictionLog:
         served: Any,
         challenger: Any,
         series: dict[str, Any] | None,
-        request_id: str,
+        request_id: str | None,
         target_ms: list[int] | None,
         values: list[float],
         lower: list[float],
         upper: list[float],
         window: list[float],
     ) -> None:
-        """Queue the champion's forecast and, when there is a challenger whose window the points
-        fill, the challenger's (a shadow: forecast by the writer for the whole batch in one
-        vectorised call, so the request pays for a copy of its last window, not a forecast).
-        O(1), no I/O. Forecasts without timestamps cannot be matched: skipped. A queue entry is
-        (group, series, request id, issued at, target ms, values, lower, upper); a shadow's
-        values are None, its lower the model and its upper the window as packed doubles."""
+        """Queue the champion's forecast (under the client's request id, else one made here) and,
+        when there is a challenger whose window the points fill, the challenger's (a shadow:
+        forecast by the writer for the whole batch in one vectorised call, so the request pays for
+        a copy of its last window, not a forecast). O(1), no I/O. Forecasts without timestamps
+        cannot be matched: skipped. A one-step forecast of the model's own series with no client
+        id goes to the model's lane; any other is a queue entry: (group, series, request id,
+        issued at, target ms, values, lower, upper), where a shadow's values are None, its lower
+        the model and its upper the window as packed doubles."""
         if not (self.enabled and target_ms):
             return
         now = time.time()
+        if request_id is None and series is None and len(target_ms) == 1:
+            lane = self.lanes.get(id(served))
+            if lane is None or lane.challenger is not challenger:
+                lane = self._new_lane(served, challenger)
+            if len(window) >= lane.width:
+                if self.in_lanes + len(self.queue) >= self.capacity:
+                    self._drop_oldest(lane)
+                lane.add(now, target_ms[0], values[0], lower[0], upper[0], next(self._sequence), window)
+                self.in_lanes += 1
+                if self.in_lanes >= BATCH and self._wake is not None:
+                    self._wake.set()
+                return
+        if request_id is None:
+            request_id = make_request_id(self.request_prefix, next(self._sequence))
         named = None if series is None else repr(series)
         queue = self.queue
         where = served.series if series is None else series
@@ -86,10 +108,39 @@ class PredictionLog:
             self._wake.set()
 
     def _keep_room(self) -> None:
-        """Room for one more entry: the oldest goes, counted, when the queue is full."""
-        if len(self.queue) >= self.capacity:
-            self.queue.popleft()
-            self._count_drop(1)
+        """Room for one more forecast: when the buffers are full, the oldest go, counted."""
+        if self.pending() >= self.capacity:
+            self._drop_oldest()
+
+    def _drop_oldest(self, lane: Lane | None = None) -> None:
+        """The oldest forecasts of this lane (a hundredth of the capacity at once, so a full buffer
+        does not move its columns on every request), else the oldest queued entry, else the
+        oldest of the fullest lane."""
+        if lane is None or not len(lane):
+            if self.queue:
+                self.queue.popleft()
+                self._count_drop(1)
+                return
+            lane = max([*self.lanes.values(), *self.retired], key=len)
+        dropped = lane.drop_oldest(max(1, self.capacity // 100))
+        self.in_lanes -= dropped
+        self._count_drop(dropped)
+
+    def _new_lane(self, served: Any, challenger: Any) -> Lane:
+        old = self.lanes.get(id(served))
+        if old is not None and len(old):
+            self.retired.append(old)
+        self.lanes[id(served)] = lane = Lane(served, challenger, self.request_prefix)
+        return lane
+
+    def take_lanes(self) -> list[Lane]:
+        """Every lane with forecasts in it, the buffers emptied."""
+        taken = [lane for lane in (*self.retired, *self.lanes.values()) if len(lane)]
+        self.lanes, self.retired, self.in_lanes = {}, [], 0
+        return taken
+
+    def pending(self) -> int:
+        return len(self.queue) + self.in_lanes
 
     async def run(self) -> None:
         """Write what is queued, in batches, until cancelled (then one last flush is tried)."""
@@ -103,7 +154,7 @@ class PredictionLog:
                 wake.clear()
                 await self.flush()
         except asyncio.CancelledError:
-            if self.queue:
+            if self.pending():
                 await asyncio.wait_for(self.flush(drain=True), timeout=2)
             raise
 
@@ -112,9 +163,10 @@ class PredictionLog:
         the requests that arrive during an insert wait for the next tick instead of each
         becoming an insert of its own."""
         first = True
-        while self.queue and (first or drain or len(self.queue) >= BATCH):
+        while self.pending() and (first or drain or self.pending() >= BATCH):
             first = False
             batch = [self.queue.popleft() for _ in range(min(BATCH, len(self.queue)))]
+            lanes = self.take_lanes()
             try:
                 db = await self.database.db()
                 target = db[self.collection]
@@ -125,20 +177,32 @@ class PredictionLog:
                 documents: dict[tuple, dict[str, Any]] = {}
                 for start in range(0, len(batch), CHUNK):
                     await asyncio.sleep(0)
-                    _merge(documents, _grouped(batch[start : start + CHUNK]))
+                    merge(documents, grouped(batch[start : start + CHUNK]))
+                for lane in lanes:
+                    merge(documents, lane.documents())
                 await target.insert_many(list(documents.values()), ordered=False)
             except Exception as exc:  # noqa: BLE001 - the log never fails a request or the API
-                self._requeue(batch)
+                self._requeue(batch, lanes)
                 self._warn(exc)
                 return
-            self.written += len(batch)
+            self.written += len(batch) + sum(len(lane) * (1 + (lane.challenger is not None)) for lane in lanes)
 
-    def _requeue(self, batch: list[tuple]) -> None:
+    def _requeue(self, batch: list[tuple], lanes: list[Lane]) -> None:
+        """What a failed insert took, back ahead of what came since, within the capacity."""
         self.queue.extendleft(reversed(batch))
-        overflow = len(self.queue) - self.capacity
-        for _ in range(max(overflow, 0)):
-            self.queue.popleft()
-        self._count_drop(max(overflow, 0))
+        for lane in lanes:
+            key, taken = id(lane.served), len(lane)
+            current = self.lanes.get(key)
+            if current is None:
+                self.lanes[key] = lane
+            elif current.challenger is lane.challenger:
+                lane.extend(current)
+                self.lanes[key] = lane
+            else:
+                self.retired.append(lane)
+            self.in_lanes += taken
+        while self.pending() > self.capacity:
+            self._drop_oldest()
 
     def _count_drop(self, count: int) -> None:
         if count:
@@ -154,7 +218,7 @@ class PredictionLog:
                 self.collection,
                 type(exc).__name__,
                 str(exc)[:200],
-                len(self.queue),
+                self.pending(),
                 self.dropped,
             )
 
@@ -162,87 +226,7 @@ class PredictionLog:
         return {
             "enabled": self.enabled,
             "collection": self.collection,
-            "queued": len(self.queue),
+            "queued": self.pending(),
             "written": self.written,
             "dropped": self.dropped,
         }
-
-
-def _column(entries: list[tuple], column: int) -> bytes:
-    """One number column of a group's forecasts (lists), packed."""
-    return packed(chain.from_iterable(map(itemgetter(column), entries)), NUMBERS)
-
-
-def _shadow_columns(entries: list[tuple]) -> tuple[list[tuple], bytes, bytes, bytes]:
-    """The challenger's forecasts of a group of shadow entries, computed in one call per horizon,
-    and the entries in the order of their rows (grouped by horizon)."""
-    model = entries[0][6]
-    w = model.window_size
-    by_horizon: dict[int, list[tuple]] = {}
-    for entry in entries:
-        by_horizon.setdefault(len(entry[4]), []).append(entry)
-    ordered, points, lowers, uppers = [], [], [], []
-    for horizon, group in by_horizon.items():
-        windows = np.frombuffer(b"".join(entry[7] for entry in group), np.float64).reshape(len(group), w)
-        point = model.forecast_windows(windows, horizon)
-        lower, upper = model.bounds(point)
-        ordered += group
-        points.append(point.ravel())
-        lowers.append(lower.ravel())
-        uppers.append(upper.ravel())
-    return ordered, *(np.concatenate(part).astype(NUMBERS).tobytes() for part in (points, lowers, uppers))
-
-
-def _grouped(batch: list[tuple]) -> dict[tuple, dict[str, Any]]:
-    """One document per model, version, role and series of the batch, its forecasts side by side:
-    a thousand forecasts a second become a few documents, which the database (and the monitor
-    reading them back) handle far more cheaply than a thousand. Shadow forecasts are computed
-    here, for the whole group at once."""
-    groups: dict[tuple, list[tuple]] = {}
-    for entry in batch:
-        group = groups.get(entry[0])
-        if group is None:
-            groups[entry[0]] = group = []
-        group.append(entry)
-    documents = {}
-    for key, entries in groups.items():
-        model, version, role, _ = key
-        if entries[0][5] is None:
-            entries, value, lower, upper = _shadow_columns(entries)
-        else:
-            value, lower, upper = _column(entries, 5), _column(entries, 6), _column(entries, 7)
-        issued = np.fromiter(map(itemgetter(3), entries), np.float64, len(entries))
-        targets = list(map(itemgetter(4), entries))
-        documents[key] = {
-            "model": model,
-            "version": version,
-            "role": role,
-            "series": entries[0][1],
-            "issued_at": datetime.fromtimestamp(entries[0][3], UTC),
-            "first_target_ms": min(map(itemgetter(0), targets)),
-            "count": len(entries),
-            "request_id": list(map(itemgetter(2), entries)),
-            "horizon": list(map(len, targets)),
-            "issued_ms": (issued * 1000).astype(MILLISECONDS).tobytes(),
-            "target_ms": packed(chain.from_iterable(targets), MILLISECONDS),
-            "value": value,
-            "lower": lower,
-            "upper": upper,
-        }
-    return documents
-
-
-_JOINED = ("request_id", "horizon", "issued_ms", "target_ms", "value", "lower", "upper")
-
-
-def _merge(documents: dict[tuple, dict[str, Any]], more: dict[tuple, dict[str, Any]]) -> None:
-    """The documents of two parts of a batch as one per group: lists and packed columns end to end."""
-    for key, document in more.items():
-        kept = documents.get(key)
-        if kept is None:
-            documents[key] = document
-            continue
-        kept["count"] += document["count"]
-        kept["first_target_ms"] = min(kept["first_target_ms"], document["first_target_ms"])
-        for name in _JOINED:
-            kept[name] = kept[name] + document[name]

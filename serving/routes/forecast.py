@@ -2,8 +2,6 @@
 bytes and answers encoded by it (orjson for numpy arrays); a request that carries its data
 touches nothing but the model in memory: no registry, no database."""
 
-import uuid
-from itertools import count
 from typing import Any
 
 import msgspec
@@ -125,17 +123,12 @@ def _log(
     state.log.add(served, challenger, series, _request_id(request.scope), target_ms, *forecast, values)
 
 
-_ids = count()
-_ID_PREFIX = uuid.uuid4().hex[:16]
-
-
-def _request_id(scope: dict[str, Any]) -> str:
-    """The client's X-Request-ID, else a fresh one: a per-process random prefix and a counter,
-    unique without a system call per request."""
+def _request_id(scope: dict[str, Any]) -> str | None:
+    """The client's X-Request-ID; None lets the log make one."""
     for name, value in scope["headers"]:
         if name == b"x-request-id":
             return value.decode("latin-1")
-    return f"{_ID_PREFIX}{next(_ids):016x}"
+    return None
 
 
 async def _served(state: AppState, name: str | None, version: str | None) -> ServedModel:

@@ -6,12 +6,13 @@ import time
 import numpy as np
 import pytest
 
-from core.monitoring import MILLISECONDS, NUMBERS, unpacked
+from core.monitoring import MILLISECONDS, NUMBERS, STEPS, request_ids, unpacked
 from core.processes import poll_until
 from core.settings import get_settings
 from core.training_config import TrainingConfig
 from pipelines.flows import train_series
-from serving.prediction_log import _grouped, _merge
+from serving.log_documents import grouped as _grouped
+from serving.log_documents import merge as _merge
 from tests.series_data import daily_series
 from tests.serving.conftest import FILTER_S1, MODEL_S1
 
@@ -40,7 +41,7 @@ def test_a_forecast_with_timestamps_is_logged_with_its_model_and_series(api, mon
     assert unpacked(doc["target_ms"], MILLISECONDS).tolist() == stamps and doc["first_target_ms"] == stamps[0]
     for name in ("value", "lower", "upper"):
         assert unpacked(doc[name], NUMBERS) == pytest.approx([p[name] for p in body["predictions"]], rel=1e-12)
-    assert doc["count"] == 1 and doc["horizon"] == [3] and len(doc["request_id"][0]) == 32
+    assert doc["count"] == 1 and unpacked(doc["horizon"], STEPS).tolist() == [3] and len(doc["request_id"][0]) == 32
     assert doc["issued_at"].year >= 2026 and unpacked(doc["issued_ms"], MILLISECONDS)[0] == pytest.approx(
         doc["issued_at"].timestamp() * 1000, abs=1
     )
@@ -54,21 +55,24 @@ def test_a_forecast_of_a_named_series_is_logged_under_that_series(api, mongo_db)
     assert len(unpacked(doc["target_ms"], MILLISECONDS)) == 2 and doc["role"] == "champion"
 
 
-def test_the_challenger_forecasts_in_the_shadow_and_is_logged_not_answered(champion, make_client, mongo_db) -> None:
+@pytest.mark.parametrize("horizon", [1, 2])  # one step goes through the model's lane, more through the queue
+def test_the_challenger_forecasts_in_the_shadow_and_is_logged_not_answered(
+    champion, make_client, mongo_db, horizon
+) -> None:
     worse = train_series(TrainingConfig(collection="readings", filter=FILTER_S1, window_size=12, epochs=1))
     assert worse["decision"] == "challenger"
     api = make_client()
     assert poll_until(lambda: MODEL_S1 in api.app.state.mlts.store.challengers, 10)
     values = daily_series()[-30:]
-    answer = api.post("/predict", json={"data": _points(values), "horizon": 2})
+    answer = api.post("/predict", json={"data": _points(values), "horizon": horizon})
     assert answer.status_code == 200 and answer.json()["model"]["version"] == "1"
     docs = {doc["role"]: doc for doc in _logged(mongo_db, 2)}
     assert (docs["champion"]["version"], docs["challenger"]["version"]) == ("1", "2")
-    assert docs["champion"]["request_id"] == docs["challenger"]["request_id"]
+    assert request_ids(docs["champion"]) == request_ids(docs["challenger"]) and len(request_ids(docs["champion"])) == 1
     assert docs["champion"]["target_ms"] == docs["challenger"]["target_ms"]
     shadow = unpacked(docs["challenger"]["value"], NUMBERS)
     challenger = api.app.state.mlts.store.challengers[MODEL_S1].model
-    assert shadow == pytest.approx(challenger.forecast(values, 2), rel=1e-12)
+    assert shadow == pytest.approx(challenger.forecast(values, horizon), rel=1e-12)
     assert shadow != pytest.approx(unpacked(docs["champion"]["value"], NUMBERS))
 
 
@@ -86,15 +90,18 @@ def test_forecasts_written_together_share_one_document_per_model_and_role(api, m
     """The writer groups a batch: many requests, one document (the bucket pattern), every
     forecast still there with its own request id, issue time and horizon."""
     writer = api.app.state.mlts.log
-    for horizon in (1, 2, 3):
-        assert api.post("/predict", json={"data": _points(daily_series()[-30:]), "horizon": horizon}).status_code == 200
+    data = _points(daily_series()[-30:])
+    for horizon in (1, 1, 2, 3):
+        assert api.post("/predict", json={"data": data, "horizon": horizon}).status_code == 200
+    assert api.post("/predict", json={"data": data}, headers={"X-Request-ID": "client-7"}).status_code == 200
     _logged(mongo_db, 1)
-    assert poll_until(lambda: not writer.queue, 5)
+    assert poll_until(lambda: writer.pending() == 0, 5)
     docs = list(mongo_db[LOG].find({}, {"_id": 0}))
-    assert sum(d["count"] for d in docs) == 3
-    assert [h for d in docs for h in d["horizon"]] == [1, 2, 3]
-    assert sum(len(unpacked(d["target_ms"], MILLISECONDS)) for d in docs) == 6
-    assert len({r for d in docs for r in d["request_id"]}) == 3
+    assert sum(d["count"] for d in docs) == 5
+    assert sorted(h for d in docs for h in unpacked(d["horizon"], STEPS)) == [1, 1, 1, 2, 3]
+    assert sum(len(unpacked(d["target_ms"], MILLISECONDS)) for d in docs) == 8
+    ids = [r for d in docs for r in request_ids(d)]
+    assert len(set(ids)) == 5 and "client-7" in ids
 
 
 def test_a_batch_becomes_one_document_per_model_version_role_and_series() -> None:
@@ -107,7 +114,7 @@ def test_a_batch_becomes_one_document_per_model_version_role_and_series() -> Non
     assert champion["series"] == challenger["series"] == series and champion["model"] == "m"
     assert (champion["role"], champion["count"], challenger["count"]) == ("champion", 2, 1)
     assert unpacked(champion["target_ms"], MILLISECONDS).tolist() == [20, 21, 10, 11]
-    assert champion["first_target_ms"] == 10 and champion["horizon"] == [2, 2]
+    assert champion["first_target_ms"] == 10 and unpacked(champion["horizon"], STEPS).tolist() == [2, 2]
     assert unpacked(champion["issued_ms"], MILLISECONDS).tolist() == [1500, 1500]
     assert unpacked(challenger["value"], NUMBERS).tolist() == [1.0, 2.0]
 
