@@ -68,8 +68,8 @@ def test_a_fleet_retraining_stopped_with_sigterm_stops_its_workers_and_leaves_no
     mongo_db, mongo_url, mlflow_store, seed_series, tmp_path
 ) -> None:
     """A worker thread never sees the signal: it must stop after the series it is training, not
-    train the rest of its batch (15 series here) while the process waits for it."""
-    sensors = [f"s{i}" for i in range(60)]
+    train the rest of its batch (5 series here) while the process waits for it."""
+    sensors = [f"s{i}" for i in range(20)]
     for sensor in sensors:
         seed_series(sensor=sensor)
     config = tmp_path / "series.yaml"
@@ -85,7 +85,8 @@ def test_a_fleet_retraining_stopped_with_sigterm_stops_its_workers_and_leaves_no
     command = [MLTS, "retrain", "--config", str(config), "--max-workers", "1"]
     client = MlflowClient(mlflow_store)
     with Child.spawn(command, "mlts retrain", env=env) as retraining:
-        assert poll_until(lambda: len(client.search_registered_models()) >= 2, 180), retraining.log_tail()
+        # The first series takes long on a busy machine (Prefect's temporary server starts first).
+        assert poll_until(lambda: len(client.search_registered_models()) >= 2, 400), retraining.log_tail()
         os.kill(retraining.pid, signal.SIGTERM)
         trained_when_stopped = len(client.search_registered_models())
         assert poll_until(lambda: not retraining.running, 30), retraining.log_tail()
