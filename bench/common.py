@@ -87,6 +87,22 @@ def wait_post(child: Child, url: str, body: bytes, timeout: float = 120.0) -> No
     child.wait_until(answers, timeout, f"200 from POST {url}")
 
 
+def wait_refreshed(child: Child, base: str, timeout: float = 180.0) -> float:
+    """Until mlts has finished its first registry refresh, which imports MLflow in a thread that
+    holds the GIL against requests for seconds: a load started before it measures the import.
+    Returns what the refresh took (s)."""
+    import httpx
+
+    def refreshed() -> bool:
+        try:
+            return httpx.get(f"{base}/health", timeout=5).json().get("last_refresh_seconds") is not None
+        except (httpx.HTTPError, ValueError):
+            return False
+
+    child.wait_until(refreshed, timeout, f"a first registry refresh reported by {base}/health")
+    return float(httpx.get(f"{base}/health", timeout=5).json()["last_refresh_seconds"])
+
+
 def rss_mb(pid: int) -> float:
     """Resident memory of a process and all its descendants."""
     total = 0

@@ -73,48 +73,53 @@ class Lane:
         for name in ("issued", "target", "value", "lower", "upper", "ids", "windows"):
             getattr(self, name).extend(getattr(newer, name))
 
-    def documents(self) -> dict[tuple, dict[str, Any]]:
-        """The champion's document and, with a challenger, the shadow's: its forecasts of all the
-        windows in one vectorised call."""
-        served, n = self.served, len(self)
+    def documents(self, start: int = 0, stop: int | None = None) -> dict[tuple, dict[str, Any]]:
+        """The champion's document of rows start:stop and, with a challenger, the shadow's: its
+        forecasts of all those windows in one vectorised call. Keyed by where the rows start, so a
+        lane grown large during an outage becomes several documents, each far below BSON's 16 MB."""
+        stop = len(self) if stop is None else min(stop, len(self))
+        served, n, w = self.served, stop - start, self.width
+
+        def column(name: str, dtype: str) -> np.ndarray:
+            return np.frombuffer(getattr(self, name), dtype)[start:stop]
+
+        targets = column("target", "=i8")
         shared = {
-            "first_target_ms": int(np.frombuffer(self.target, np.int64).min()),
+            "first_target_ms": int(targets.min()),
             "count": n,
             "request_prefix": self.prefix,
-            "request_seq": np.frombuffer(self.ids, np.int64).astype(SEQUENCE).tobytes(),
+            "request_seq": column("ids", "=i8").astype(SEQUENCE).tobytes(),
             "horizon": np.ones(n, STEPS).tobytes(),
-            "issued_at": datetime.fromtimestamp(self.issued[0], UTC),
-            "issued_ms": (np.frombuffer(self.issued, np.float64) * 1000).astype(MILLISECONDS).tobytes(),
-            "target_ms": np.frombuffer(self.target, np.int64).astype(MILLISECONDS).tobytes(),
+            "issued_at": datetime.fromtimestamp(self.issued[start], UTC),
+            "issued_ms": (column("issued", "=f8") * 1000).astype(MILLISECONDS).tobytes(),
+            "target_ms": targets.astype(MILLISECONDS).tobytes(),
         }
         documents = {
-            (served.name, served.version, CHAMPION, None, LANE): {
+            (served.name, served.version, CHAMPION, None, LANE, start): {
                 "model": served.name,
                 "version": served.version,
                 "role": CHAMPION,
                 "series": served.series,
                 **shared,
-                **{name: _numbers(getattr(self, name)) for name in ("value", "lower", "upper")},
+                **{name: _numbers(column(name, "=f8")) for name in ("value", "lower", "upper")},
             }
         }
         challenger = self.challenger
         if challenger is not None:
             model = challenger.model
-            windows = np.frombuffer(bytes(self.windows), "<f8").reshape(
-                n, self.width
-            )  # a copy: the lane may grow again
+            # A copy (the slice), not a view: a view would stop the lane from growing again.
+            windows = np.frombuffer(self.windows[start * w * 8 : stop * w * 8], "<f8").reshape(n, w)
             point = model.forecast_windows(windows, 1)
             lower, upper = model.bounds(point)
-            documents[(challenger.name, challenger.version, CHALLENGER, None, LANE)] = {
+            documents[(challenger.name, challenger.version, CHALLENGER, None, LANE, start)] = {
                 "model": challenger.name,
                 "version": challenger.version,
                 "role": CHALLENGER,
                 "series": challenger.series,
                 **shared,
-                **{
-                    name: _numbers(column.ravel())
-                    for name, column in zip(("value", "lower", "upper"), (point, lower, upper))
-                },
+                "value": _numbers(point),
+                "lower": _numbers(lower),
+                "upper": _numbers(upper),
             }
         return documents
 

@@ -28,8 +28,9 @@ from serving.log_documents import CHALLENGER, CHAMPION, Lane, grouped, merge
 
 log = logging.getLogger(__name__)
 
-BATCH = 1000  # forecasts per insert: fewer, larger documents cost the database far less
+BATCH = 1000  # queued forecasts per insert (lanes go whole): fewer, larger documents cost the database far less
 CHUNK = 500  # forecasts grouped between two turns of the event loop, which this keeps under a millisecond
+LANE_ROWS = 50_000  # forecasts per document from a lane: about 2.6 MB, far below BSON's 16 MB
 INTERVAL_SECONDS = 0.5
 # Single-field indexes: both servers use them (nx-27017 ignores compound ones).
 INDEXED = ("model", "issued_at", "first_target_ms")
@@ -179,7 +180,8 @@ class PredictionLog:
                     await asyncio.sleep(0)
                     merge(documents, grouped(batch[start : start + CHUNK]))
                 for lane in lanes:
-                    merge(documents, lane.documents())
+                    for start in range(0, len(lane), LANE_ROWS):
+                        merge(documents, lane.documents(start, start + LANE_ROWS))
                 await target.insert_many(list(documents.values()), ordered=False)
             except Exception as exc:  # noqa: BLE001 - the log never fails a request or the API
                 self._requeue(batch, lanes)

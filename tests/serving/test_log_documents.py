@@ -83,6 +83,25 @@ def test_a_lane_drops_its_oldest_and_takes_a_newer_one_behind_it() -> None:
     merged: dict = {}
     merge(merged, newer.documents())
     merge(merged, older.documents())
-    assert merged[("m", "1", CHAMPION, None, LANE)]["count"] == 5
-    shadow = merged[("m", "2", CHALLENGER, None, LANE)]
+    assert merged[("m", "1", CHAMPION, None, LANE, 0)]["count"] == 5
+    shadow = merged[("m", "2", CHALLENGER, None, LANE, 0)]
     assert request_ids(shadow) == [request_id("p" * 16, i) for i in (3, 4, 9, 3, 4)]
+
+
+def test_a_large_lane_becomes_several_documents_that_hold_its_forecasts() -> None:
+    """After an outage a lane may hold many forecasts: it is written as documents of a bounded size."""
+    champion, challenger = _served("1", 3, seed=1), _served("2", 2, seed=2)
+    lane = Lane(champion, challenger, "p" * 16)
+    for i in range(7):
+        lane.add(10.0 + i, 100 - i, float(i), i - 1.0, i + 1.0, i, [float(i), i + 0.5, i + 0.25])
+    whole, parts = lane.documents(), {**lane.documents(0, 3), **lane.documents(3, 10)}
+    assert len(whole) == 2 and len(parts) == 4
+    for key, document in whole.items():
+        pieces = [parts[key], parts[(*key[:-1], 3)]]
+        assert [p["count"] for p in pieces] == [3, 4] and min(p["first_target_ms"] for p in pieces) == 94
+        assert request_ids(pieces[0]) + request_ids(pieces[1]) == request_ids(document)
+        for name in ("issued_ms", "target_ms", "horizon"):
+            assert pieces[0][name] + pieces[1][name] == document[name], (key, name)
+        for name in ("value", "lower", "upper"):
+            joined = unpacked(pieces[0][name] + pieces[1][name], NUMBERS)
+            assert joined == pytest.approx(unpacked(document[name], NUMBERS), rel=1e-12), (key, name)
