@@ -250,6 +250,7 @@ def _index_series(settings: Settings, configs: list[TrainingConfig]) -> None:
 @flow(name="retrain-batches")
 def _run_batches(planned: list[list[TrainingConfig]], trigger: Trigger) -> list[dict[str, Any]]:
     progress = reports.Progress(sum(len(batch) for batch in planned))
+    processes.stopping.clear()  # a process that serves runs may start one after an interrupted one
     futures = {train_batch.submit(batch, trigger): index for index, batch in enumerate(planned)}
     done: dict[int, list[dict[str, Any]]] = {}
     try:

@@ -3,7 +3,7 @@ monitoring flow can later join it with the actual values.
 
 Off the request path: a request only appends to bounded in-memory buffers; a background task
 inserts batches. The common request (its data, one step ahead) appends five numbers and its id
-to its model's columns (a `_Lane`), which the writer turns into a document without a Python step
+to its model's columns (a `log_documents.Lane`), which the writer turns into a document without a Python step
 per forecast; other requests queue a tuple each. When Mongo is slow or away the buffers keep
 about the newest PREDICTION_LOG_QUEUE forecasts and count what they drop; a request never waits
 for the log.
