@@ -173,8 +173,10 @@ def _number(text: str | None) -> float | None:
 
 def _recalibrated(joined: live.Joined, version: str, settings: Settings) -> dict[str, Any] | None:
     rows = live.select(joined, "champion", version)
+    if not rows.any():
+        return None
     f = joined.forecasts
-    horizon = int(f.step[rows].max()) if rows.any() else 0
+    horizon = int(f.step[rows].max())
     found = stats.recalibrate_intervals(
         joined.actual[rows] - f.value[rows], f.step[rows], settings.interval_level, horizon
     )

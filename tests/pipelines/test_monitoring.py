@@ -189,6 +189,23 @@ def test_a_calm_replay_as_long_as_the_shifted_one_raises_no_drift(mongo_db, mlfl
     assert calm["action"] == "none" and calm["last_retrain"] is None
 
 
+def test_forecasts_whose_actuals_have_not_arrived_yet_are_monitored_without_error(
+    mongo_db, mlflow_store, make_client
+) -> None:
+    """Right after a demo: the API has logged forecasts, but none of their targets has come."""
+    replay = Replay(mongo_db, _series())
+    assert train_series(TrainingConfig(collection="readings", filter=FILTER, window_size=24))["decision"] == "promoted"
+    api = make_client(SHADOW_CHALLENGER="false")
+    recent = replay.docs[TRAINED - HISTORY : TRAINED]
+    data = [{"timestamp": d["timestamp"].isoformat(), "value": d["value"]} for d in recent]
+    assert api.post("/predict", json={"data": data, "horizon": 3}).status_code == 200
+    assert poll_until(lambda: not api.app.state.mlts.log.queue, 10)
+    assert mongo_db.mlts_predictions.count_documents({}) >= 1
+    waiting = monitor_series(MODEL)
+    assert waiting["roles"]["champion"]["n"] == 0
+    assert waiting["intervals"] is None and waiting["action"] == "none"
+
+
 @pytest.mark.parametrize(
     ("params", "expected"),
     [
