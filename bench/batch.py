@@ -29,7 +29,8 @@ def run(report: Report) -> None:
             for n, form in ((n, form) for n in (1, 100, 10_000) for form in ("JSON", ".npy")):
                 windows = np.lib.stride_tricks.sliding_window_view(series, 24)[:n]
                 body, headers = _body(windows, form)
-                repeats = max(3, min(200, 200_000 // (n * 10)))
+                # At least 20 requests per row: three made the 10 000-window rows swing tenfold between runs.
+                repeats = max(20, min(200, 200_000 // (n * 10)))
                 http.post(url, content=body, headers=headers)
                 started = time.perf_counter()
                 for _ in range(repeats):
