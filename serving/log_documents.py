@@ -94,34 +94,42 @@ class Lane:
             "issued_ms": (column("issued", "=f8") * 1000).astype(MILLISECONDS).tobytes(),
             "target_ms": targets.astype(MILLISECONDS).tobytes(),
         }
+        numbers = (column(name, "=f8") for name in ("value", "lower", "upper"))
         documents = {
-            (served.name, served.version, CHAMPION, None, LANE, start): {
-                "model": served.name,
-                "version": served.version,
-                "role": CHAMPION,
-                "series": served.series,
-                **shared,
-                **{name: _numbers(column(name, "=f8")) for name in ("value", "lower", "upper")},
-            }
+            (served.name, served.version, CHAMPION, None, LANE, start): _document(
+                served.name, served.version, CHAMPION, served.series, shared, *map(_numbers, numbers)
+            )
         }
         challenger = self.challenger
         if challenger is not None:
-            model = challenger.model
             # A copy (the slice), not a view: a view would stop the lane from growing again.
             windows = np.frombuffer(self.windows[start * w * 8 : stop * w * 8], "<f8").reshape(n, w)
-            point = model.forecast_windows(windows, 1)
-            lower, upper = model.bounds(point)
-            documents[(challenger.name, challenger.version, CHALLENGER, None, LANE, start)] = {
-                "model": challenger.name,
-                "version": challenger.version,
-                "role": CHALLENGER,
-                "series": challenger.series,
-                **shared,
-                "value": _numbers(point),
-                "lower": _numbers(lower),
-                "upper": _numbers(upper),
-            }
+            forecasts = _shadow_forecasts(challenger.model, windows, 1)
+            documents[(challenger.name, challenger.version, CHALLENGER, None, LANE, start)] = _document(
+                challenger.name, challenger.version, CHALLENGER, challenger.series, shared, *map(_numbers, forecasts)
+            )
         return documents
+
+
+def _document(
+    model: str, version: str, role: str, series: Any, columns: dict[str, Any], value: bytes, lower: bytes, upper: bytes
+) -> dict[str, Any]:
+    return {
+        "model": model,
+        "version": version,
+        "role": role,
+        "series": series,
+        **columns,
+        "value": value,
+        "lower": lower,
+        "upper": upper,
+    }
+
+
+def _shadow_forecasts(model: Any, windows: np.ndarray, horizon: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The challenger's point forecasts of `windows` and their bounds, in one vectorised call."""
+    point = model.forecast_windows(windows, horizon)
+    return (point, *model.bounds(point))
 
 
 def _numbers(column: Any) -> bytes:
@@ -144,8 +152,7 @@ def _shadow_columns(entries: list[tuple]) -> tuple[list[tuple], bytes, bytes, by
     ordered, points, lowers, uppers = [], [], [], []
     for horizon, group in by_horizon.items():
         windows = np.frombuffer(b"".join(entry[7] for entry in group), np.float64).reshape(len(group), w)
-        point = model.forecast_windows(windows, horizon)
-        lower, upper = model.bounds(point)
+        point, lower, upper = _shadow_forecasts(model, windows, horizon)
         ordered += group
         points.append(point.ravel())
         lowers.append(lower.ravel())
@@ -173,11 +180,7 @@ def grouped(batch: list[tuple]) -> dict[tuple, dict[str, Any]]:
             value, lower, upper = _column(entries, 5), _column(entries, 6), _column(entries, 7)
         issued = np.fromiter(map(itemgetter(3), entries), np.float64, len(entries))
         targets = list(map(itemgetter(4), entries))
-        documents[key] = {
-            "model": model,
-            "version": version,
-            "role": role,
-            "series": entries[0][1],
+        columns = {
             "issued_at": datetime.fromtimestamp(entries[0][3], UTC),
             "first_target_ms": min(map(itemgetter(0), targets)),
             "count": len(entries),
@@ -185,10 +188,8 @@ def grouped(batch: list[tuple]) -> dict[tuple, dict[str, Any]]:
             "horizon": packed(map(len, targets), STEPS),
             "issued_ms": (issued * 1000).astype(MILLISECONDS).tobytes(),
             "target_ms": packed(chain.from_iterable(targets), MILLISECONDS),
-            "value": value,
-            "lower": lower,
-            "upper": upper,
         }
+        documents[key] = _document(model, version, role, entries[0][1], columns, value, lower, upper)
     return documents
 
 
