@@ -3,7 +3,7 @@ script, no font, nothing fetched), served by the API at /reports/{model} and kep
 of the monitoring run. What a person opens to see whether today's forecasts are still good."""
 
 import html
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -36,14 +36,29 @@ def render(doc: dict[str, Any], joined: live.Joined, champion: str | None) -> st
     ]
     if champion is not None:
         served = (joined.forecasts.role == "champion") & joined.matched  # every version that served, in turn
-        parts += _charts(doc, joined, served)
-        parts += ["<h2>By horizon step (champion)</h2>", _steps_table((doc.get("roles") or {}).get("champion") or {})]
+        if served.any():
+            parts += _charts(doc, joined, served)
+            steps = _steps_table((doc.get("roles") or {}).get("champion") or {})
+            parts += ["<h2>By horizon step (champion)</h2>", steps]
+        else:
+            parts.append(_waiting(doc, joined))
     parts += ["<h2>Drift tests</h2>", _drift_table(doc.get("drift") or {})]
     parts += ["<h2>What mlts did</h2>", _events_table(doc.get("events") or [])]
     title = f"mlts monitoring: {_e(model)}"
     return (
         f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{title}</title>"
         f"<style>{_STYLE}</style></head><body>{''.join(parts)}</body></html>"
+    )
+
+
+def _waiting(doc: dict[str, Any], joined: live.Joined) -> str:
+    """Instead of empty charts: why there is nothing to plot yet, and what will fill them."""
+    targets = joined.forecasts.target_ms[joined.forecasts.role == "champion"]
+    newest = _when(datetime.fromtimestamp(int(targets.max()) / 1000, UTC)) if len(targets) else "none"
+    return (
+        f"<p class=muted>No actual value has arrived yet for the champion's {len(targets)} logged forecasts "
+        f"(the latest target: {_e(newest)}). The charts appear once readings with those timestamps reach "
+        f"{_e(_series(doc.get('series')))}.</p>"
     )
 
 
@@ -133,7 +148,11 @@ def _drift_table(drift: dict[str, Any]) -> str:
     rows = []
     for kind, words in (("performance", "errors against the holdout (CUSUM)"), ("data", "inputs (KS, PSI)")):
         test = drift.get(kind) or {}
-        shown = {k: v for k, v in test.items() if k not in ("detected", "name") and not isinstance(v, dict | list)}
+        shown = {
+            k: v
+            for k, v in test.items()
+            if k not in ("detected", "name") and v is not None and not isinstance(v, dict | list)
+        }
         verdict = "<span class=bad>drift</span>" if test.get("detected") else "<span class=good>calm</span>"
         details = ", ".join(f"{_e(k)} {_n(v) if isinstance(v, float) else _e(v)}" for k, v in shown.items())
         rows.append(f"<tr><td>{kind}: {words}</td><td>{verdict}</td><td style=text-align:left>{details}</td></tr>")

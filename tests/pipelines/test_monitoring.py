@@ -204,6 +204,9 @@ def test_forecasts_whose_actuals_have_not_arrived_yet_are_monitored_without_erro
     waiting = monitor_series(MODEL)
     assert waiting["roles"]["champion"]["n"] == 0
     assert waiting["intervals"] is None and waiting["action"] == "none"
+    page = api.get(f"/reports/{MODEL}").text
+    assert "No actual value has arrived yet for the champion's 3 logged forecasts" in page
+    assert "<svg" not in page  # no empty charts
 
 
 @pytest.mark.parametrize(
