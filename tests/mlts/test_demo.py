@@ -4,7 +4,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from core.processes import free_port
+from core.processes import free_port, poll_until
 from core.settings import get_settings
 from mlts.cli import app
 
@@ -34,6 +34,11 @@ def test_seed_demo_then_demo_trains_promotes_and_serves(mongo_db, mlflow_store, 
         assert '"alias": "champion"' in result.output and f"curl -s http://127.0.0.1:{port}/health" in result.output
         health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=10).json()
         assert health["status"] == "healthy" and len(health["models"]) == 3
+        # The demo's "Try it" next step: its forecast is logged, none of its actuals will come.
+        assert poll_until(lambda: mongo_db.mlts_predictions.count_documents({}) >= 1, 30)
+        monitored = runner.invoke(app, ["monitor"])
+        assert monitored.exit_code == 0, monitored.output
+        assert "temp_office" in monitored.output
     finally:
         stopped = runner.invoke(app, ["serve", "--stop"])
     assert "stopped the background API" in stopped.output
