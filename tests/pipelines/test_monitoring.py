@@ -199,8 +199,7 @@ def test_forecasts_whose_actuals_have_not_arrived_yet_are_monitored_without_erro
     recent = replay.docs[TRAINED - HISTORY : TRAINED]
     data = [{"timestamp": d["timestamp"].isoformat(), "value": d["value"]} for d in recent]
     assert api.post("/predict", json={"data": data, "horizon": 3}).status_code == 200
-    assert poll_until(lambda: not api.app.state.mlts.log.queue, 10)
-    assert mongo_db.mlts_predictions.count_documents({}) >= 1
+    assert poll_until(lambda: mongo_db.mlts_predictions.count_documents({}) >= 1, 10)
     waiting = monitor_series(MODEL)
     assert waiting["roles"]["champion"]["n"] == 0
     assert waiting["intervals"] is None and waiting["action"] == "none"
