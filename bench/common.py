@@ -93,14 +93,18 @@ def wait_refreshed(child: Child, base: str, timeout: float = 180.0) -> float:
     Returns what the refresh took (s)."""
     import httpx
 
+    seen: list[float] = []
+
     def refreshed() -> bool:
         try:
-            return httpx.get(f"{base}/health", timeout=5).json().get("last_refresh_seconds") is not None
+            took = httpx.get(f"{base}/health", timeout=5).json().get("last_refresh_seconds")
         except (httpx.HTTPError, ValueError):
             return False
+        seen.append(took)
+        return took is not None
 
     child.wait_until(refreshed, timeout, f"a first registry refresh reported by {base}/health")
-    return float(httpx.get(f"{base}/health", timeout=5).json()["last_refresh_seconds"])
+    return float(seen[-1])
 
 
 def rss_mb(pid: int) -> float:

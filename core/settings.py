@@ -13,7 +13,7 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from core.masking import mask_url
-from ml.monitoring import CUSUM_H
+from ml.drift import CUSUM_H
 from ml.sampling import GapPolicy
 
 PREFIX = "MLTS_"

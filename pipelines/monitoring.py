@@ -26,6 +26,7 @@ from core.registry import PROMOTED, Tag
 from core.series import SeriesSpec
 from core.settings import Settings, get_settings
 from core.training_config import TrainingConfig, load_retrain_config
+from ml import drift as drift_tests
 from ml import monitoring as stats
 from pipelines import alerts, live, monitoring_runs, report, reports
 from pipelines.flows import train_series
@@ -105,10 +106,10 @@ def assess(db: Database, settings: Settings, model: str, now: datetime) -> dict[
     errors, targets = live.one_step_errors(joined, live.select(joined, "champion", str(champion.version)))
     naive = float(np.sqrt(np.mean(np.diff(joined.reference) ** 2))) if len(joined.reference) > 1 else 1.0
     reference_rmse = roles["champion"]["holdout_rmse"] or naive or 1.0
-    performance = stats.cusum_drift(
+    performance = drift_tests.cusum_drift(
         errors, reference_rmse, h=settings.drift_cusum_threshold, min_count=settings.monitor_min_actuals
     )
-    data = stats.distribution_drift(
+    data = drift_tests.distribution_drift(
         joined.reference, joined.recent, alpha=settings.drift_ks_alpha, min_count=settings.monitor_min_actuals
     )
     drift = {"detected": performance.detected or data.detected, "performance": _evidence(performance)}
@@ -176,9 +177,8 @@ def _recalibrated(joined: live.Joined, version: str, settings: Settings) -> dict
     if not rows.any():
         return None
     f = joined.forecasts
-    horizon = int(f.step[rows].max())
     found = stats.recalibrate_intervals(
-        joined.actual[rows] - f.value[rows], f.step[rows], settings.interval_level, horizon
+        joined.actual[rows] - f.value[rows], f.step[rows], settings.interval_level, int(f.step[rows].max())
     )
     if found is None:
         return None
