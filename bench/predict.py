@@ -4,6 +4,7 @@ and a bare Starlette app that only parses the body (the ceiling), one worker eac
 
 import json
 import os
+import re
 from collections.abc import Callable, Iterable
 from contextlib import ExitStack
 from statistics import median
@@ -82,9 +83,9 @@ def run(report: Report) -> None:
         CEILING: (lambda p: [*ceiling, "--no-access-log", "--port", str(p)], {}),
     }
     mlflow = [str(BIN / "mlflow"), "models", "serve", "-m", f"models:/{name}@champion", "--env-manager", "local"]
-    alone: dict[str, tuple[Callable[[int], list[str]], str, bytes]] = {
-        MLFLOW: (lambda p: [*mlflow, "-h", "127.0.0.1", "-p", str(p), "-w", "1"], "/invocations", mlflow_body),
-        WORKERS: (lambda p: _mlts_serve(p, "--workers", "2"), "/predict", mlts_body),
+    alone: dict[str, tuple[Callable[[int], list[str]], str]] = {
+        MLFLOW: (lambda p: [*mlflow, "-h", "127.0.0.1", "-p", str(p), "-w", "1"], "/invocations"),
+        WORKERS: (lambda p: _mlts_serve(p, "--workers", "2"), "/predict"),
     }
     bodies = {"/predict": mlts_body, "/invocations": mlflow_body}
     # As a user starts them: LOG_LEVEL left at INFO, so mlts writes its access log.
@@ -101,7 +102,8 @@ def run(report: Report) -> None:
         stack: ExitStack, label: str, command: Callable[[int], list[str]], extra: dict[str, str], path: str
     ) -> str:
         port = free_port()
-        server = stack.enter_context(start(command(port), label, env | extra))
+        log_name = re.sub(r"\W+", "-", label).strip("-")  # a log file per server: they run side by side
+        server = stack.enter_context(start(command(port), log_name, env | extra))
         wait_post(server, f"http://127.0.0.1:{port}{path}", bodies[path])
         if label.startswith("mlts"):
             took = wait_refreshed(server, f"http://127.0.0.1:{port}")
@@ -114,7 +116,7 @@ def run(report: Report) -> None:
         }
         rotated = _rotated(urls, load)
     results = {label: {level: _median(rotated[level][label]) for level in LEVELS} for label in compared}
-    for label, (command, path, _) in alone.items():
+    for label, (command, path) in alone.items():
         with ExitStack() as stack:
             url = started(stack, label, command, {}, path)
             load(url, 8, 1.0)
