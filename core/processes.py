@@ -74,6 +74,18 @@ def http_ok(url: str, timeout: float = 1.0) -> bool:
         return False
 
 
+def api_up(base_url: str, timeout: float = 1.0) -> bool:
+    """The mlts API runs its app: /health answers 200 and no longer says "starting", as it does
+    while its code loads (serving/starting.py)."""
+    import httpx
+
+    try:
+        answer = httpx.get(f"{base_url}/health", timeout=timeout)
+        return answer.status_code == 200 and answer.json().get("status") != "starting"
+    except (httpx.HTTPError, ValueError):
+        return False
+
+
 def stop_group(pgid: int, timeout: float = 15.0) -> None:
     """SIGTERM what is left in a process group whose leader has exited, SIGKILL it after `timeout`."""
 
@@ -187,6 +199,9 @@ class Child:
 
     def wait_http(self, url: str, timeout: float = 60.0) -> None:
         self.wait_until(lambda: http_ok(url), timeout, f"200 from {url}")
+
+    def wait_api(self, base_url: str, timeout: float = 60.0) -> None:
+        self.wait_until(lambda: api_up(base_url), timeout, f"the API's app running at {base_url}")
 
     def stop(self, timeout: float = 15.0) -> None:
         """Stop the child and everything in its process group, then reap it; also when the child

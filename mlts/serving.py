@@ -51,17 +51,29 @@ def serve(
     if workers > 1:
         _shared_metrics(settings.home / "serving" / f"metrics-{port}")
     console.print(f"mlts API on http://{host}:{port}  (docs: /docs, {workers} worker{'s' if workers > 1 else ''})")
-    uvicorn.run(
-        "serving.main:app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level=settings.log_level.lower(),
-        access_log=False,  # the app writes its own, cheaper (serving/access_log.py)
-        proxy_headers=True,
-        forwarded_allow_ips="*",
-    )
+    try:
+        uvicorn.run(
+            "serving.main:app",
+            factory=True,
+            interface="asgi3",  # serving.starting's __call__ returns the app's coroutine
+            host=host,
+            port=port,
+            workers=workers,
+            log_level=settings.log_level.lower(),
+            access_log=False,  # the app writes its own, cheaper (serving/access_log.py)
+            proxy_headers=True,
+            forwarded_allow_ips="*",
+        )
+    finally:  # uvicorn re-raises the SIGTERM the failed start sent: say why instead
+        _exit_if_failed()
+
+
+def _exit_if_failed() -> None:
+    from serving import starting
+
+    if starting.failure is not None:
+        console.print(f"[red]the API could not start:[/red] {starting.failure!r} (the log above has the details)")
+        raise typer.Exit(3)
 
 
 def _shared_metrics(folder: Path) -> None:

@@ -135,7 +135,7 @@ def start_api(mongo_db, mongo_url, mlflow_store, tmp_path: Path) -> Iterator[Cal
         child = Child.spawn(command, "mlts serve", tmp_path / f"api-{port}.log", env=environment)
         children.append(child)
         base = f"http://127.0.0.1:{port}"
-        child.wait_http(f"{base}/health", timeout=60)
+        child.wait_api(base, timeout=60)
         return base, time.monotonic() - started
 
     start.children = children

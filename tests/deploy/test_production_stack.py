@@ -199,7 +199,7 @@ def test_api_and_scheduler_commands_serve_against_the_stack(
         _command("scheduler", {"/app/series.yaml": str(config)}), scheduler_env, tmp_path / "scheduler.log"
     )
     try:
-        api.wait_http(f"http://127.0.0.1:{port}/health", timeout=120)
+        api.wait_api(f"http://127.0.0.1:{port}", timeout=120)
         deployment_url = f"{servers['prefect']}/deployments/name/retrain-all/scheduled-retraining"
         scheduler.wait_http(deployment_url, timeout=120)
         deployment = httpx.get(deployment_url).json()
