@@ -75,6 +75,7 @@ class Starting:
         if self.app is not None:
             await self._to_app.put({"type": "lifespan.shutdown"})
             await self._reply("lifespan.shutdown.complete")
+            await self._lifespan_task
         await send({"type": "lifespan.shutdown.complete"})
 
     async def _load(self, state: dict[str, Any]) -> None:
