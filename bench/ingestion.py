@@ -33,13 +33,7 @@ def run(report: Report) -> None:
     for begin in range(0, n, 5000):
         db.bench_bare.insert_many(bare[begin : begin + 5000], ordered=False)
     insert_rate = n / (time.perf_counter() - started)
-    started = time.perf_counter()
-    series = to_arrays(read_series(db, SeriesSpec(MILLION)))
-    load_rate = n / (time.perf_counter() - started)
-    assert len(series.values) == n
-    started = time.perf_counter()
-    found = list(db[MILLION].find({}, {"_id": 0, "timestamp": 1, "value": 1}, batch_size=10_000))
-    find_rate = len(found) / (time.perf_counter() - started)
+    load_rate, find_rate = _reads(db, n)
     db.drop_collection("bench_bare")
     where = "MONGODB_URL" if get_settings().mongo_url else "embedded nx-27017"
     report.target(
@@ -64,9 +58,28 @@ def run(report: Report) -> None:
                 f"{load_rate / find_rate:.0%}",
             ],
         ],
-        "Ceilings: a bare pymongo insert_many of the same prepared dicts, and a bare projected find into a list. "
-        "Target: >= 80 %.",
+        "Ceilings: a bare pymongo insert_many of the same prepared dicts, and a bare projected find into a list "
+        "(the load and the find each timed twice, in the order load, find, find, load). Target: >= 80 %.",
     )
+
+
+def _reads(db, n: int) -> tuple[float, float]:
+    """Documents/s of the series load and of a bare projected `find`, each timed twice in the
+    order load, find, find, load: the first read of a collection warms the server's cache and the
+    machine drifts, so one of each, one after the other, measures their order as much as them."""
+
+    def load() -> int:
+        return len(to_arrays(read_series(db, SeriesSpec(MILLION))).values)
+
+    def find() -> int:
+        return len(list(db[MILLION].find({}, {"_id": 0, "timestamp": 1, "value": 1}, batch_size=10_000)))
+
+    took = {load: 0.0, find: 0.0}
+    for read in (load, find, find, load):
+        started = time.perf_counter()
+        assert read() == n
+        took[read] += time.perf_counter() - started
+    return 2 * n / took[load], 2 * n / took[find]
 
 
 if __name__ == "__main__":
