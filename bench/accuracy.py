@@ -52,12 +52,12 @@ class Row:
     chosen: str
 
 
-def load(path: Path) -> tuple[np.ndarray, float]:
-    """Values and the median sampling step in seconds of a `timestamp,value` file."""
+def load(path: Path) -> tuple[np.ndarray, float, np.ndarray]:
+    """Values, the median sampling step in seconds and the epoch seconds of a `timestamp,value` file."""
     rows = [line.split(",") for line in path.read_text().splitlines()[1:]]
     stamps = np.array([np.datetime64(stamp.rstrip("Z"), "s") for stamp, _ in rows])
     step = float(np.median(np.diff(stamps).astype("timedelta64[s]").astype(np.float64)))
-    return np.array([float(value) for _, value in rows]), step
+    return np.array([float(value) for _, value in rows]), step, stamps.astype(np.int64).astype(np.float64)
 
 
 def rmse(predicted: np.ndarray, actual: np.ndarray) -> float:
@@ -77,7 +77,7 @@ def statsforecast_models():
 
 
 def measure(path: Path, models: dict | None) -> Row:
-    values, step = load(path)
+    values, step, times = load(path)
     start = len(values) - int(round(HOLDOUT_FRACTION * len(values)))
     train, actual = values[:start], values[start:]
     season = infer_season_length(step)
@@ -90,10 +90,10 @@ def measure(path: Path, models: dict | None) -> Row:
     scores["fixed"] = rmse(holdout_predictions(fixed, values, start), actual)
 
     began = time.perf_counter()
-    selection = select(train, step)
+    selection = select(train, step, times=times[:start])
     seconds["tuned"] = time.perf_counter() - began
     seconds["tuned refit"] = selection.timings.get("refit", seconds["tuned"])
-    scores["tuned"] = rmse(holdout_predictions(selection.model, values, start), actual)
+    scores["tuned"] = rmse(holdout_predictions(selection.model, values, start, times), actual)
 
     scores["naive"] = rmse(values[start - 1 : -1], actual)
     if season > 1:

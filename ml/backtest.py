@@ -17,6 +17,9 @@ series too short for one block (fewer than min_train + horizon points, e.g. 40 m
 ForecastInputError saying how many points it needs, and `selection.select` then falls back to
 the default fixed window. Blocks hold at most MAX_BLOCK points; multi-step metrics go up to
 the block's length, at most max(MAX_STEPS, season) steps.
+
+Units that read the calendar need the series' `times` (epoch seconds, one per value): every
+function here takes them, and fits and forecasts each fold with its part of them.
 """
 
 import math
@@ -143,6 +146,7 @@ def backtest(
     season_length: int = 1,
     max_steps: int | None = None,
     solver: str = "descent",
+    times: np.ndarray | None = None,
 ) -> BacktestResult:
     """Backtest one way of fitting: hyper-parameters (the folds are fitted in one batch, by
     `solver`, see `forecaster.fit_many`) or any function from a training series to a fitted
@@ -151,11 +155,12 @@ def backtest(
     plan = plan or plan_folds(len(series), season_length)
     _check_plan(plan, series)
     if isinstance(fit, Hyperparameters):
-        return backtest_many([fit], series, plan, season_length, max_steps, solver)[0]
+        return backtest_many([fit], series, plan, season_length, max_steps, solver, times)[0]
     started = time.perf_counter()
     models = [fit(series[:origin].copy()) for origin in plan.origins]
     elapsed = time.perf_counter() - started
-    return _score(models, series, plan, season_length, max_steps, elapsed, _baselines(series, plan, season_length))
+    reference = _baselines(series, plan, season_length)
+    return _score(models, series, plan, season_length, max_steps, elapsed, reference, times)
 
 
 def backtest_many(
@@ -165,6 +170,7 @@ def backtest_many(
     season_length: int = 1,
     max_steps: int | None = None,
     solver: str = "descent",
+    times: np.ndarray | None = None,
 ) -> list[BacktestResult]:
     """Backtest many candidates on the same folds, every (candidate, fold) unit fitted in one
     vectorised descent (or solved exactly, `solver="exact"`). Each result's `fit_seconds` is
@@ -174,9 +180,14 @@ def backtest_many(
     plan = plan or plan_folds(len(series), season_length)
     _check_plan(plan, series)
     trains = [series[:origin] for origin in plan.origins]
-    jobs = [(hp, train) for hp in hps for train in trains]
+    clocks = [None if times is None else times[:origin] for origin in plan.origins]
     started = time.perf_counter()
-    fitted = fit_many([hp for hp, _ in jobs], [train for _, train in jobs], solver=solver)
+    fitted = fit_many(
+        [hp for hp in hps for _ in trains],
+        [train for _ in hps for train in trains],
+        solver=solver,
+        times=[clock for _ in hps for clock in clocks],
+    )
     elapsed = time.perf_counter() - started
     work = [model.epochs_trained if solver == "descent" else len(model.weights) for model in fitted]
     reference = _baselines(series, plan, season_length)
@@ -184,7 +195,7 @@ def backtest_many(
     for i in range(len(hps)):
         models = fitted[i * plan.folds : (i + 1) * plan.folds]
         share = elapsed * sum(work[i * plan.folds : (i + 1) * plan.folds]) / max(1, sum(work))
-        results.append(_score(models, series, plan, season_length, max_steps, share, reference))
+        results.append(_score(models, series, plan, season_length, max_steps, share, reference, times))
     return results
 
 
@@ -194,6 +205,7 @@ def backtest_refits(
     plan: FoldPlan | None = None,
     season_length: int = 1,
     max_steps: int | None = 1,
+    times: np.ndarray | None = None,
 ) -> list[BacktestResult]:
     """Backtest fitted models on the same folds, each refitted by its own recipe on every fold's
     training part (`ensemble.refit`): two versions compared as they were built, not as one split
@@ -205,9 +217,10 @@ def backtest_refits(
     results = []
     for model in models:
         started = time.perf_counter()
-        fitted = refit(model, [series[:origin] for origin in plan.origins])
+        clocks = [None if times is None else times[:origin] for origin in plan.origins]
+        fitted = refit(model, [series[:origin] for origin in plan.origins], clocks)
         elapsed = time.perf_counter() - started
-        results.append(_score(fitted, series, plan, season_length, max_steps, elapsed, reference))
+        results.append(_score(fitted, series, plan, season_length, max_steps, elapsed, reference, times))
     return results
 
 
@@ -254,6 +267,7 @@ def _score(
     max_steps: int | None,
     fit_seconds: float,
     reference: list[tuple[float, dict[str, float]]],
+    times: np.ndarray | None = None,
 ) -> BacktestResult:
     block = plan.horizon
     steps = min(block, max(MAX_STEPS, season_length) if max_steps is None else max_steps)
@@ -265,7 +279,7 @@ def _score(
         stop = origin + block
         actual = series[origin:stop]
         inputs = sliding_window_view(series[origin - w : stop], w)
-        forecasts = model.forecast_windows(inputs[:block], steps)
+        forecasts = model.forecast_windows(inputs[:block], steps, None if times is None else times[origin:stop])
         predicted = forecasts[:, 0]
         folds.append({**scored("", actual, predicted, scale), **baseline})
         predicted_blocks.append(predicted)

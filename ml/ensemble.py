@@ -2,8 +2,9 @@
 
 Every fitted model forecasts ŷ = window @ weights + intercept on its raw window. A weighted
 average of such forecasts, each member's weights padded with zeros on the oldest side to the
-longest window, is again that form: the average of the weights and of the intercepts. So an
-ensemble is served, saved and forecast recursively exactly like a single model.
+longest window, is again that form: the average of the weights and of the intercepts, and of
+the calendar terms of members that read the calendar. So an ensemble is served, saved and
+forecast recursively exactly like a single model.
 """
 
 from collections.abc import Sequence
@@ -11,6 +12,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from ml import calendar_inputs as cal
 from ml.errors import ForecastInputError
 from ml.forecaster import Hyperparameters, PerceptronForecaster, fit_many
 from ml.windows import as_series, windows
@@ -23,7 +25,10 @@ def intercept(model: PerceptronForecaster) -> float:
 
 
 def combine(
-    models: Sequence[PerceptronForecaster], weights: Sequence[float] | None = None, values: object = None
+    models: Sequence[PerceptronForecaster],
+    weights: Sequence[float] | None = None,
+    values: object = None,
+    times: np.ndarray | None = None,
 ) -> PerceptronForecaster:
     """One model whose every forecast is the weighted average of the members' forecasts.
 
@@ -32,7 +37,8 @@ def combine(
     with its share, in `members` of the result (nested ensembles are flattened). The result has
     no intervals: calibrate them on the combined model. With `values` (the training series),
     `final_loss` is the combined unit's one-step MSE on them in standardised units, comparable to
-    a single unit's training loss; otherwise it is NaN."""
+    a single unit's training loss (`times`: their epoch seconds, for members reading the
+    calendar); otherwise it is NaN."""
     if not models:
         raise ForecastInputError("combine needs at least one model")
     shares = np.full(len(models), 1.0 / len(models)) if weights is None else np.asarray(weights, dtype=np.float64)
@@ -65,39 +71,40 @@ def combine(
             for model, share in zip(models, shares, strict=True)
             for member in model.structure
         ),
+        calendar=cal.combine([model.calendar for model in models], shares),
     )
     if values is not None:
-        result.final_loss = in_sample_loss(result, values)
+        result.final_loss = in_sample_loss(result, values, times)
     return result
 
 
-def in_sample_loss(model: PerceptronForecaster, values: object) -> float:
+def in_sample_loss(model: PerceptronForecaster, values: object, times: np.ndarray | None = None) -> float:
     """One-step MSE on the windows of `values`, in units of the model's scaler (std = 1)."""
     series = as_series(values)
-    if len(series) <= model.window_size:
+    w = model.window_size
+    if len(series) <= w:
         return float("nan")
-    inputs, targets = windows(series, model.window_size)
-    errors = (model.predict(inputs) - targets) / model.std
+    inputs, targets = windows(series, w)
+    errors = (model.predict(inputs, None if times is None else times[w:]) - targets) / model.std
     return float(np.mean(errors * errors))
 
 
-def refit(model: PerceptronForecaster, series: Sequence[np.ndarray]) -> list[PerceptronForecaster]:
-    """The model's recipe fitted anew on each of `series`: every member's window, differencing and
-    lags, trained by the model's own descent settings, combined with the same shares. Comparing
-    two models on the same backtest folds needs each refitted as it was built, not only as served."""
+def refit(
+    model: PerceptronForecaster, series: Sequence[np.ndarray], times: Sequence[np.ndarray | None] | None = None
+) -> list[PerceptronForecaster]:
+    """The model's recipe fitted anew on each of `series` (with their `times`, for members that
+    read the calendar): every member's window, differencing, lags and calendar terms, trained by
+    the model's own descent settings, combined with the same shares. Comparing two models on the
+    same backtest folds needs each refitted as it was built, not only as served."""
     descent = model.hyperparameters.descent
-    hps = [
-        Hyperparameters(
-            window_size=member.window_size,
-            differencing=member.differencing,
-            season_length=member.season_length,
-            seasonal_lags=member.seasonal_lags,
-            **descent,
-        )
-        for member in model.structure
-    ]
+    hps = [member.hyperparameters(descent) for member in model.structure]
     shares = [member.weight for member in model.structure]
-    fitted = fit_many([hp for _ in series for hp in hps], [values for values in series for _ in hps])
+    clocks = list(times) if times is not None else [None] * len(series)
+    fitted = fit_many(
+        [hp for _ in series for hp in hps],
+        [values for values in series for _ in hps],
+        times=[clock for clock in clocks for _ in hps],
+    )
     refitted = []
     for i in range(len(series)):
         units = fitted[i * len(hps) : (i + 1) * len(hps)]

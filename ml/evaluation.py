@@ -14,18 +14,23 @@ from ml.windows import as_series, windows
 MIN_CROSS_FITTED = 10
 
 
-def holdout_predictions(model: PerceptronForecaster, values: np.ndarray, start: int) -> np.ndarray:
-    """One-step forecasts of values[start:], each from the `window_size` actual values before it."""
+def holdout_predictions(
+    model: PerceptronForecaster, values: np.ndarray, start: int, times: np.ndarray | None = None
+) -> np.ndarray:
+    """One-step forecasts of values[start:], each from the `window_size` actual values before it
+    (`times`: epoch seconds of `values`, for a model that reads the calendar)."""
     w = model.window_size
     if start < w:
         raise ForecastInputError(
             f"the holdout starts at point {start}, but a model with window_size={w} needs {w} points before it"
         )
     inputs, _ = windows(values, w)
-    return model.predict(inputs[start - w :])
+    return model.predict(inputs[start - w :], None if times is None else times[start:])
 
 
-def evaluate(model: PerceptronForecaster, values: object, start: int, season_length: int = 1) -> dict[str, float]:
+def evaluate(
+    model: PerceptronForecaster, values: object, start: int, season_length: int = 1, times: np.ndarray | None = None
+) -> dict[str, float]:
     """Metrics on the holdout values[start:], named as they are logged: `mae`, `mse`, `rmse`,
     `mase`, then `naive_*` and, when the training part covers a season, `seasonal_naive_*`."""
     series = as_series(values)
@@ -33,7 +38,7 @@ def evaluate(model: PerceptronForecaster, values: object, start: int, season_len
         raise ForecastInputError(f"holdout start must be inside the series (1..{len(series) - 1}), got {start}")
     actual = series[start:]
     scale = naive_scale(series[:start])
-    result = scored("", actual, holdout_predictions(model, series, start), scale)
+    result = scored("", actual, holdout_predictions(model, series, start, times), scale)
     result.update(scored("naive_", actual, baselines.naive(series, start), scale))
     if 1 < season_length <= start:
         predicted = baselines.seasonal_naive(series, start, season_length)
@@ -49,7 +54,11 @@ def scored(prefix: str, actual: np.ndarray, predicted: np.ndarray, scale: float)
 
 
 def horizon_metrics(
-    model: PerceptronForecaster, values: object, start: int, max_steps: int = MAX_CALIBRATED_STEPS
+    model: PerceptronForecaster,
+    values: object,
+    start: int,
+    max_steps: int = MAX_CALIBRATED_STEPS,
+    times: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """How the error grows with the horizon: per step 1..H, `mae`, `rmse` and `count` of the
     recursive forecasts from every origin of the holdout values[start:], and `coverage` of
@@ -61,7 +70,7 @@ def horizon_metrics(
     w = model.window_size
     if start < w or start >= len(series):
         return {}
-    errors = step_errors(model.forecast_windows, series, start, w, max_steps)
+    errors = step_errors(model.forecast_windows, series, start, w, max_steps, times)
     with np.errstate(over="ignore"):  # as in ml.metrics: an overflowing square is an infinite score
         squared = np.nanmean(errors * errors, axis=0)
     result = {

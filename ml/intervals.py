@@ -47,12 +47,13 @@ class PredictionIntervals:
 
 
 def calibrate(
-    forecast_windows: Callable[[np.ndarray, int], np.ndarray],
+    forecast_windows: Callable[..., np.ndarray],
     values: np.ndarray,
     start: int,
     window_size: int,
     level: float = DEFAULT_LEVEL,
     max_steps: int = MAX_CALIBRATED_STEPS,
+    times: np.ndarray | None = None,
 ) -> PredictionIntervals:
     """Quantiles of the h-step errors of `forecast_windows` over every origin in values[start:].
 
@@ -67,26 +68,28 @@ def calibrate(
             f"intervals need a window of {window_size} values before a non-empty holdout; "
             f"holdout starts at {start} of {len(values)}"
         )
-    errors = step_errors(forecast_windows, values, start, window_size, max_steps)
+    errors = step_errors(forecast_windows, values, start, window_size, max_steps, times)
     lower, upper = error_quantiles(errors, level)
     return PredictionIntervals(level=float(level), lower=lower, upper=upper)
 
 
 def step_errors(
-    forecast_windows: Callable[[np.ndarray, int], np.ndarray],
+    forecast_windows: Callable[..., np.ndarray],
     values: np.ndarray,
     start: int,
     window_size: int,
     max_steps: int = MAX_CALIBRATED_STEPS,
+    times: np.ndarray | None = None,
 ) -> np.ndarray:
     """Errors (actual - forecast) of the recursive forecasts from every origin in values[start:]:
     one row per origin, column h-1 for h steps ahead, NaN past the end of the series. Steps stop
-    where fewer than MIN_RESIDUALS_PER_STEP origins reach."""
+    where fewer than MIN_RESIDUALS_PER_STEP origins reach. With `times` (epoch seconds of
+    `values`), `forecast_windows` also gets each origin's time, for a model reading the calendar."""
     holdout = len(values) - start
     steps = int(max(1, min(max_steps, holdout - MIN_RESIDUALS_PER_STEP + 1)))
     origins = np.arange(start, len(values))
     inputs = sliding_window_view(values, window_size)[origins - window_size]
-    predicted = forecast_windows(inputs, steps)
+    predicted = forecast_windows(inputs, steps) if times is None else forecast_windows(inputs, steps, times[origins])
     targets = origins[:, None] + np.arange(steps)[None, :]
     valid = targets < len(values)
     actual = np.where(valid, values[np.minimum(targets, len(values) - 1)], np.nan)

@@ -7,6 +7,11 @@ Version 2 adds `structure`: how the served unit was built (one unit or an ensemb
 member's window, differencing, season length, seasonal lags, share and backtest score). The
 forecast itself still needs only the effective weights, bias and scaler, as in version 1, which
 still loads (as a single plain unit).
+
+Version 3 adds `calendar`: the sine and cosine terms (period, harmonic, coefficients in raw
+units) a unit that reads the calendar adds to its forecasts, and the step between forecasts;
+null for the others, and members record `calendar_period` and `calendar_harmonics`. Versions 1
+and 2 still load (no calendar).
 """
 
 import json
@@ -16,14 +21,15 @@ from typing import Any
 
 import numpy as np
 
+from ml.calendar_inputs import Calendar
 from ml.differencing import DIFFERENCING
 from ml.errors import ForecastInputError, ModelFormatError
 from ml.forecaster import Hyperparameters, Member, PerceptronForecaster
 from ml.intervals import PredictionIntervals
 
 FORMAT = "mlts-perceptron"
-FORMAT_VERSION = 2
-READABLE_VERSIONS = (1, 2)
+FORMAT_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
 FILE_NAME = "model.json"
 _MEMBER_KEYS = {
     "window_size",
@@ -33,6 +39,8 @@ _MEMBER_KEYS = {
     "effective_window",
     "weight",
     "backtest_rmse",
+    "calendar_period",
+    "calendar_harmonics",
 }
 _WEIGHT_SUM_TOLERANCE = 1e-6
 
@@ -68,6 +76,7 @@ def to_dict(model: PerceptronForecaster) -> dict[str, Any]:
             "lower": [float(v) for v in intervals.lower],
             "upper": [float(v) for v in intervals.upper],
         },
+        "calendar": None if model.calendar is None else model.calendar.to_dict(),
         "metadata": model.metadata,
     }
 
@@ -81,6 +90,8 @@ def _member_dict(member: Member) -> dict[str, Any]:
         "effective_window": member.effective_window,
         "weight": float(member.weight),
         "backtest_rmse": None if member.backtest_rmse is None else _finite_or_none(member.backtest_rmse),
+        "calendar_period": float(member.calendar_period),
+        "calendar_harmonics": int(member.calendar_harmonics),
     }
 
 
@@ -142,6 +153,8 @@ def from_dict(document: object) -> PerceptronForecaster:
             "differencing": members[0].differencing,
             "season_length": members[0].season_length,
             "seasonal_lags": members[0].seasonal_lags,
+            "calendar_period": members[0].calendar_period,
+            "calendar_harmonics": members[0].calendar_harmonics,
         }
     )
     try:
@@ -153,6 +166,7 @@ def from_dict(document: object) -> PerceptronForecaster:
     if not isinstance(metadata, dict):
         raise ModelFormatError("metadata must be a JSON object")
     final_loss = training.get("final_loss")
+    calendar = _calendar(document.get("calendar"), members)
     return PerceptronForecaster(
         hyperparameters=hyperparameters,
         weights=weights,
@@ -165,6 +179,7 @@ def from_dict(document: object) -> PerceptronForecaster:
         training_samples=int(training.get("training_samples", 0)),
         metadata=metadata,
         members=members,
+        calendar=calendar,
     )
 
 
@@ -212,18 +227,24 @@ def _member(document: object, name: str) -> Member:
     weight = _finite_number(document.get("weight"), f"{name}.weight")
     if not 0.0 < weight <= 1.0 + _WEIGHT_SUM_TOLERANCE:
         raise ModelFormatError(f"{name}.weight must be in (0, 1], got {weight}")
+    harmonics = document.get("calendar_harmonics", 0)
+    if isinstance(harmonics, bool) or not isinstance(harmonics, int) or harmonics < 0:
+        raise ModelFormatError(f"{name}.calendar_harmonics must be an integer >= 0, got {harmonics!r}")
+    period = _finite_number(document.get("calendar_period", 0.0), f"{name}.calendar_period")
     score = document.get("backtest_rmse")
     if score is not None and _finite_number(score, f"{name}.backtest_rmse") < 0:
         raise ModelFormatError(f"{name}.backtest_rmse must be >= 0 or null, got {score}")
     try:
-        member = Member(differencing=differencing, weight=weight, backtest_rmse=score, **integers)
-        effective = member.effective_window
-        Hyperparameters(
-            window_size=member.window_size,
+        member = Member(
             differencing=differencing,
-            season_length=member.season_length,
-            seasonal_lags=member.seasonal_lags,
+            weight=weight,
+            backtest_rmse=score,
+            calendar_period=period,
+            calendar_harmonics=harmonics,
+            **integers,
         )
+        effective = member.effective_window
+        member.hyperparameters({})
     except ForecastInputError as exc:
         raise ModelFormatError(f"{name}: {exc}") from None
     if "effective_window" in document and document["effective_window"] != effective:
@@ -231,6 +252,21 @@ def _member(document: object, name: str) -> Member:
             f"{name}.effective_window is {document['effective_window']!r}, its structure needs {effective}"
         )
     return member
+
+
+def _calendar(document: object, members: tuple[Member, ...]) -> Calendar | None:
+    """The calendar terms, present exactly when a member reads the calendar."""
+    reads = any(member.calendar_harmonics for member in members)
+    if document is None:
+        if reads:
+            raise ModelFormatError("a member reads the calendar (calendar_harmonics > 0) but the model has no calendar")
+        return None
+    if not reads:
+        raise ModelFormatError("calendar is set but no member reads the calendar (calendar_harmonics is 0)")
+    try:
+        return Calendar.from_dict(_object(document, "calendar"))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelFormatError(f"calendar is malformed: {exc}") from None
 
 
 def _intervals(document: object) -> PredictionIntervals | None:

@@ -1,11 +1,12 @@
 """Automatic model selection: which linear units to serve, decided by the backtest alone.
 
-The candidates are linear units of different windows, differencing and seasonal lags, sized to
-the sampling step and the length of the series (`candidate_grid`). Each is scored on the same
+The candidates are linear units of different windows, differencing, seasonal lags and calendar
+terms, sized to the sampling step and the length of the series (`candidate_grid`). Each is scored on the same
 rolling-origin folds of the training part (`score_candidate`, pure, so a caller can run and log
 candidates one by one). Three ways to turn the scores into a model compete: the default fixed
 window, the best single candidate, and an ensemble of the best candidate of each of the best
-`top` families (a family is a differencing option with or without seasonal lags), weighted by
+`top` families (a family is a differencing option with or without seasonal lags, with or without
+calendar terms), weighted by
 inverse backtest MSE. Averaging different structures is the robust choice (the near-best
 candidates of one family make nearly the same errors, so they are not averaged together), and
 the pick of one best out of many noisy scores overfits the folds. So each way is judged on
@@ -22,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from ml import calendar_inputs as cal
 from ml.backtest import BacktestResult, FoldPlan, backtest_many, plan_folds
 from ml.baselines import candidate_seasons, infer_season_length
 from ml.ensemble import combine
@@ -37,6 +39,7 @@ SAMPLES_PER_PARAMETER = 3
 SMALL_WINDOWS = (1, 2, 3, 4, 6, 8, 12, 16, 24)
 SEASONAL_WINDOWS = (1, 2, 3)
 SEASONAL_LAGS = (2,)
+CALENDAR_WINDOWS = (1, 2, 3, 6, 12)
 STRATEGIES = ("ensemble", "best", "default")
 SIGNIFICANCE = 2.0
 _CHUNK = 16
@@ -58,6 +61,7 @@ def candidate_grid(
     max_candidates: int = DEFAULT_MAX_CANDIDATES,
     default_window: int = DEFAULT_WINDOW,
     base: Hyperparameters | None = None,
+    calendar: bool = False,
 ) -> list[Hyperparameters]:
     """Candidates for a series sampled every `step_seconds`, each fittable on `n_points` (the
     shortest training series of the backtest), the default fixed window first and then from
@@ -66,18 +70,33 @@ def candidate_grid(
     Without a season: windows 1..24 on the raw, once- and twice-differenced series. With
     seasons (see `baselines.candidate_seasons`): also windows of a season and one more,
     seasonal and seasonal-plus-first differencing with short windows or a full season, and
-    short windows with the inputs s and 2s added. A candidate needs SAMPLES_PER_PARAMETER
-    training windows per parameter, so short series get short windows only."""
+    short windows with the inputs s and 2s added. With `calendar` (the series has timestamps):
+    short windows on the raw and once-differenced series reading one and the most harmonics of
+    each natural cycle (day, week, year) the series covers twice (`calendar_inputs.natural_periods`).
+    A candidate needs SAMPLES_PER_PARAMETER training windows per parameter, so short series get
+    short windows only."""
     base = base or Hyperparameters()
     descent = base.descent
     seasons = candidate_seasons(step_seconds, n_points)
     found: list[Hyperparameters] = []
 
     def add(
-        window: int, differencing: str, season: int = 1, lags: int = 0, samples: int = SAMPLES_PER_PARAMETER
+        window: int,
+        differencing: str,
+        season: int = 1,
+        lags: int = 0,
+        samples: int = SAMPLES_PER_PARAMETER,
+        period: float = 0.0,
+        harmonics: int = 0,
     ) -> None:
         hp = Hyperparameters(
-            window_size=window, differencing=differencing, season_length=season, seasonal_lags=lags, **descent
+            window_size=window,
+            differencing=differencing,
+            season_length=season,
+            seasonal_lags=lags,
+            calendar_period=period,
+            calendar_harmonics=harmonics,
+            **descent,
         )
         if hp not in found and feasible(hp, n_points, samples):
             found.append(hp)
@@ -98,8 +117,19 @@ def candidate_grid(
             for window in SEASONAL_WINDOWS:
                 for lags in SEASONAL_LAGS:
                     add(window, differencing, season, lags)
-    default, rest = found[:1], sorted(found[1:], key=lambda hp: (hp.parameters, hp.effective_window))
+    if calendar:
+        for period in cal.natural_periods(step_seconds, n_points * step_seconds):
+            for differencing in ("none", "first"):
+                for window in CALENDAR_WINDOWS:
+                    add(window, differencing, period=period, harmonics=cal.max_harmonics(period, step_seconds))
+    default, rest = found[:1], sorted(found[1:], key=_size)
     return (default + rest)[: max(1, max_candidates)]
+
+
+def _size(hp: Hyperparameters) -> tuple[int, int]:
+    """The order candidates are kept in under a cap: the window's inputs count, the calendar
+    terms as one (they cost no window and little time)."""
+    return hp.parameters - hp.calendar_inputs + (hp.calendar_inputs > 0), hp.effective_window
 
 
 @dataclass(frozen=True)
@@ -129,6 +159,8 @@ class CandidateScore:
             "differencing": hp.differencing,
             "season_length": hp.season_length,
             "seasonal_lags": hp.seasonal_lags,
+            "calendar_period": cal.period_name(hp.calendar_period) if hp.calendar_harmonics else "none",
+            "calendar_harmonics": hp.calendar_harmonics,
             "effective_window": hp.effective_window,
             **hp.descent,
         }
@@ -156,10 +188,11 @@ def score_candidate(
     season_length: int = 1,
     solver: str = "descent",
     max_steps: int | None = None,
+    times: np.ndarray | None = None,
 ) -> CandidateScore:
     """Backtest one candidate on the folds of `plan` (pure: the same inputs give the same scores),
     with multi-step metrics up to `max_steps` (see `backtest.backtest`)."""
-    return score_candidates([hp], values, plan, season_length, solver=solver, max_steps=max_steps)[0]
+    return score_candidates([hp], values, plan, season_length, solver=solver, max_steps=max_steps, times=times)[0]
 
 
 def score_candidates(
@@ -170,6 +203,7 @@ def score_candidates(
     deadline: float | None = None,
     solver: str = "descent",
     max_steps: int | None = None,
+    times: np.ndarray | None = None,
 ) -> list[CandidateScore]:
     """Backtest candidates in batches of a few, in order; once `deadline` (a `time.monotonic()`
     value) has passed no new batch starts, so the result may hold only the first candidates."""
@@ -178,7 +212,7 @@ def score_candidates(
         if scores and deadline is not None and time.monotonic() >= deadline:
             break
         chunk = list(hps[start : start + _CHUNK])
-        results = backtest_many(chunk, values, plan, season_length, max_steps, solver)
+        results = backtest_many(chunk, values, plan, season_length, max_steps, solver, times)
         scores.extend(CandidateScore(hp, result) for hp, result in zip(chunk, results, strict=True))
     return scores
 
@@ -233,6 +267,7 @@ def select(
     top: int = DEFAULT_TOP,
     seed: int = 42,
     search_solver: str = "exact",
+    times: np.ndarray | None = None,
 ) -> Selection:
     """Choose and fit the model to serve for a training series (oldest first; the caller keeps
     its holdout out of it). Deterministic for a given `seed` unless `time_budget` (seconds)
@@ -243,6 +278,8 @@ def select(
     search ten or more times cheaper on these small units; "descent" trains them as served.
     The chosen units are refitted by the gradient descent on the whole training series.
 
+    `times` (epoch seconds of `values`) let calendar terms into the candidates.
+
     A series too short to backtest gets the default fixed-window unit, capped to its length."""
     started = time.monotonic()
     series = as_series(values)
@@ -252,11 +289,11 @@ def select(
         plan = plan_folds(len(series), season, folds)
     except ForecastInputError as exc:
         return _fallback(series, base, season, started, f"default window: {exc}")
-    grid = candidate_grid(step_seconds, plan.first_origin, max_candidates, base=base)
+    grid = candidate_grid(step_seconds, plan.first_origin, max_candidates, base=base, calendar=times is not None)
     deadline = None if time_budget is None else started + time_budget
     # The choice rests on one-step errors; multi-step metrics are `score_candidate`'s to give.
-    scores = score_candidates(grid, series, plan, season, deadline, search_solver, max_steps=1)
-    return choose(scores, series, top=top, grid_size=len(grid), season_length=season, started=started)
+    scores = score_candidates(grid, series, plan, season, deadline, search_solver, max_steps=1, times=times)
+    return choose(scores, series, top=top, grid_size=len(grid), season_length=season, started=started, times=times)
 
 
 def choose(
@@ -267,10 +304,12 @@ def choose(
     grid_size: int | None = None,
     season_length: int = 1,
     started: float | None = None,
+    times: np.ndarray | None = None,
 ) -> Selection:
     """Pick and refit the model from candidates scored on the same folds of `values` (the
-    training series they were scored on), in grid order: the first is the default window. For
-    a caller that scored the candidates itself (e.g. concurrently, one child run each)."""
+    training series they were scored on, with its `times` when candidates read the calendar),
+    in grid order: the first is the default window. For a caller that scored the candidates
+    itself (e.g. concurrently, one child run each)."""
     if not scores:
         raise ForecastInputError("choose needs at least one scored candidate")
     plan = scores[0].backtest.plan
@@ -286,7 +325,7 @@ def choose(
     strategy_rmse = {name: float(np.sqrt(np.mean(errors))) for name, errors in squared.items()}
     picked, weights = _pick(strategy, scores, _fold_sse(scores), range(plan.folds), top)
     members = [scores[i] for i in picked]
-    model = _refit(members, weights, series)
+    model = _refit(members, weights, series, times)
     finished = time.monotonic()
     grid_size = len(scores) if grid_size is None else grid_size
     reason = (
@@ -366,20 +405,22 @@ def _pick(
     for i in order:
         hp = scores[i].hyperparameters
         if np.isfinite(mse[i]):
-            leaders.setdefault((hp.differencing, hp.seasonal_lags > 0), int(i))
+            leaders.setdefault((hp.differencing, hp.seasonal_lags > 0, hp.calendar_harmonics > 0), int(i))
     chosen = list(leaders.values())[:top] or [int(order[0])]
     inverse = 1.0 / np.maximum(mse[chosen], np.finfo(float).tiny)
     return chosen, list(inverse / inverse.sum())
 
 
-def _refit(members: Sequence[CandidateScore], weights: Sequence[float], series: np.ndarray) -> PerceptronForecaster:
+def _refit(
+    members: Sequence[CandidateScore], weights: Sequence[float], series: np.ndarray, times: np.ndarray | None
+) -> PerceptronForecaster:
     hps = [member.hyperparameters for member in members]
-    models = fit_many(hps, [series] * len(hps))
+    models = fit_many(hps, [series] * len(hps), times=[times] * len(hps))
     for model, member in zip(models, members, strict=True):
         model.members = (Member.of(member.hyperparameters, 1.0, member.rmse),)
     if len(models) == 1:
         return models[0]
-    return combine(models, weights, values=series)
+    return combine(models, weights, values=series, times=times)
 
 
 def _fallback(series: np.ndarray, base: Hyperparameters, season: int, started: float, reason: str) -> Selection:

@@ -110,7 +110,9 @@ def _on_backtest(
     """Both versions refitted on the same expanding-window folds of the training part (never the
     holdout) and compared on their mean one-step RMSE over the folds."""
     train = split.values[: split.start]
-    new, old = backtest_refits([model, incumbent], train, season_length=split.season_length)
+    new, old = backtest_refits(
+        [model, incumbent], train, season_length=split.season_length, times=split.seconds[: split.start]
+    )
     folds = tuple(
         {"origin": int(origin), "rmse": mine["rmse"], "champion_rmse": theirs["rmse"]}
         for origin, mine, theirs in zip(new.plan.origins, new.folds, old.folds, strict=True)
@@ -138,8 +140,11 @@ def verify_registered(
     except Exception as exc:  # noqa: BLE001
         return f"the registered model could not be read back: {exc}", None
     w = model.window_size
-    probe = np.lib.stride_tricks.sliding_window_view(split.values[-(w + 8) :], w)
-    if stored.window_size != w or not np.allclose(stored.predict(probe), model.predict(probe), rtol=1e-9, atol=1e-12):
+    probe = np.lib.stride_tricks.sliding_window_view(split.values[-(w + 9) : -1], w)
+    times = split.seconds[-len(probe) :]
+    if stored.window_size != w or not np.allclose(
+        stored.predict(probe, times), model.predict(probe, times), rtol=1e-9, atol=1e-12
+    ):
         return "the registered model does not predict what the trained model predicts", uri
     return None, uri
 

@@ -137,9 +137,11 @@ def log_run(
     params = tracking.training_params(spec, hp, data, settings, config.limit, fraction)
     tracking.log_params(client, run_id, {**params, "tune": config.tune})
     datasets.log_dataset(client, run_id, spec, data, settings)
-    tracking.log_artifacts(client, run_id, spec, model, data, holdout_predictions(model, data.values, data.start))
+    tracking.log_artifacts(
+        client, run_id, spec, model, data, holdout_predictions(model, data.values, data.start, data.seconds)
+    )
     model_uri, model_id = tracking.log_pyfunc(run_id, model, data, settings)
-    by_step = horizon_metrics(model, data.values, data.start)
+    by_step = horizon_metrics(model, data.values, data.start, times=data.seconds)
     tracking.log_metrics(client, run_id, metrics, model.loss_history, model_id, by_step)
     get_run_logger().info("logged params, metrics, plots and the pyfunc model to MLflow run %s", run_id)
     return model_uri

@@ -199,9 +199,13 @@ def log_pyfunc(run_id: str, model: PerceptronForecaster, split: Split, settings:
 
     w = model.window_size
     columns = input_columns(w)
-    recent = np.lib.stride_tricks.sliding_window_view(split.values[-(w + 2) :], w)[-3:]
+    recent = np.lib.stride_tricks.sliding_window_view(split.values[-(w + 3) : -1], w)
     example = pd.DataFrame(recent, columns=columns)
-    signature = infer_signature(example, model.predict(recent), params={"horizon": 1})
+    times = None
+    if model.calendar is not None:
+        times = split.seconds[-len(recent) :]
+        example["timestamp"] = times
+    signature = infer_signature(example, model.predict(recent, times), params={"horizon": 1})
     with tempfile.TemporaryDirectory(prefix="mlts-pyfunc-") as folder:
         data = model_format.save(model, Path(folder) / model_format.FILE_NAME)
         mlflow.set_tracking_uri(settings.tracking_uri)

@@ -41,6 +41,11 @@ class Split:
     def season_length(self) -> int:
         return infer_season_length(self.step_seconds)
 
+    @property
+    def seconds(self) -> np.ndarray:
+        """Epoch seconds of every value: what units reading the calendar are fitted and scored with."""
+        return self.timestamps.astype("datetime64[ns]").astype(np.int64) / 1e9
+
 
 def split_series(
     frame: pd.DataFrame, window_size: int, fraction: float, max_holdout: int, gaps: GapPolicy = "fail", max_gap: int = 0
@@ -74,8 +79,15 @@ def fit_forecaster(
     model = selected
     if model is None:
         model = PerceptronForecaster(hp)
-        model.fit(split.values[: split.start], progress=progress, progress_every=progress_every)
-    model.intervals = calibrate(model.forecast_windows, split.values, split.start, model.window_size, interval_level)
+        model.fit(
+            split.values[: split.start],
+            progress=progress,
+            progress_every=progress_every,
+            times=split.seconds[: split.start],
+        )
+    model.intervals = calibrate(
+        model.forecast_windows, split.values, split.start, model.window_size, interval_level, times=split.seconds
+    )
     model.metadata = {
         "model_name": spec.model_name,
         "series": spec.to_dict(),
@@ -99,7 +111,7 @@ def fit_forecaster(
 
 
 def evaluate_forecaster(model: PerceptronForecaster, split: Split) -> dict[str, float]:
-    metrics = evaluate(model, split.values, split.start, split.season_length)
+    metrics = evaluate(model, split.values, split.start, split.season_length, split.seconds)
     metrics.update(
         final_loss=float(model.final_loss),
         training_samples=float(model.training_samples),
@@ -115,7 +127,7 @@ def rescore(model: PerceptronForecaster, split: Split) -> float:
     """RMSE of another model (the champion) on this split's holdout; NaN when it cannot score it."""
     if split.start < model.window_size:
         return float("nan")
-    predicted = holdout_predictions(model, split.values, split.start)
+    predicted = holdout_predictions(model, split.values, split.start, split.seconds)
     return point_metrics(split.values[split.start :], predicted)["rmse"]
 
 

@@ -32,6 +32,7 @@ def tune_forecaster(split: Split, hp: Hyperparameters, time_budget: float, max_c
         max_candidates=max_candidates,
         time_budget=time_budget,
         seed=hp.seed,
+        times=split.seconds[: split.start],
     )
 
 
@@ -43,7 +44,7 @@ def log_selection(client: "MlflowClient", run_id: str, model_name: str, selectio
     now = int(time.time() * 1000)
     for rank, candidate in enumerate(sorted(selection.candidates, key=lambda c: c.rmse), start=1):
         params = candidate.params
-        name = f"w{params['window_size']} d{params['differencing']} s{params['seasonal_lags']}"
+        name = candidate.hyperparameters.describe()
         child = client.create_run(
             experiment,
             run_name=f"candidate {rank}: {name}",

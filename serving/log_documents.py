@@ -104,7 +104,7 @@ class Lane:
         if challenger is not None:
             # A copy (the slice), not a view: a view would stop the lane from growing again.
             windows = np.frombuffer(self.windows[start * w * 8 : stop * w * 8], "<f8").reshape(n, w)
-            forecasts = _shadow_forecasts(challenger.model, windows, 1)
+            forecasts = _shadow_forecasts(challenger.model, windows, 1, targets / 1000.0)
             documents[(challenger.name, challenger.version, CHALLENGER, None, LANE, start)] = _document(
                 challenger.name, challenger.version, CHALLENGER, challenger.series, shared, *map(_numbers, forecasts)
             )
@@ -126,9 +126,12 @@ def _document(
     }
 
 
-def _shadow_forecasts(model: Any, windows: np.ndarray, horizon: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The challenger's point forecasts of `windows` and their bounds, in one vectorised call."""
-    point = model.forecast_windows(windows, horizon)
+def _shadow_forecasts(
+    model: Any, windows: np.ndarray, horizon: int, first_targets: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The challenger's point forecasts of `windows` and their bounds, in one vectorised call
+    (`first_targets`: epoch seconds of each window's first forecast, for a model reading the calendar)."""
+    point = model.forecast_windows(windows, horizon, first_targets if model.calendar is not None else None)
     return (point, *model.bounds(point))
 
 
@@ -152,7 +155,8 @@ def _shadow_columns(entries: list[tuple]) -> tuple[list[tuple], bytes, bytes, by
     ordered, points, lowers, uppers = [], [], [], []
     for horizon, group in by_horizon.items():
         windows = np.frombuffer(b"".join(entry[7] for entry in group), np.float64).reshape(len(group), w)
-        point, lower, upper = _shadow_forecasts(model, windows, horizon)
+        first_targets = np.array([entry[4][0] for entry in group], np.float64) / 1000.0
+        point, lower, upper = _shadow_forecasts(model, windows, horizon, first_targets)
         ordered += group
         points.append(point.ravel())
         lowers.append(lower.ravel())

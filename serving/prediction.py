@@ -170,9 +170,42 @@ def _stamp(milliseconds: int) -> str:
     return text
 
 
-def forecast(model: PerceptronForecaster, values: list[float], horizon: int) -> tuple[list, list, list]:
-    """Point forecasts and interval bounds for the `horizon` steps after the last window."""
-    return model.forecast_last(values[-model.window_size :], horizon)
+def forecast(
+    model: PerceptronForecaster, values: list[float], horizon: int, time: float | None = None
+) -> tuple[list, list, list]:
+    """Point forecasts and interval bounds for the `horizon` steps after the last window (`time`:
+    the first's epoch seconds, see `first_target`)."""
+    return model.forecast_last(values[-model.window_size :], horizon, time)
+
+
+def first_target(model_name: str, model: PerceptronForecaster, target_ms: list[int] | None) -> float | None:
+    """Epoch seconds of the first forecast, which a model reading the calendar needs; None for the others."""
+    if model.calendar is None:
+        return None
+    if target_ms is None:
+        raise InvalidInput(
+            f"model {model_name} forecasts by the date (it reads the calendar): send at least two points with "
+            "timestamps a step apart, so the date of the forecast is known"
+        )
+    return target_ms[0] / 1000.0
+
+
+def batch_targets(model_name: str, model: PerceptronForecaster, stamps: list | None, windows: int) -> np.ndarray | None:
+    """Epoch seconds of each window's first forecast from `timestamps` (one for all, or one per
+    window) for a model reading the calendar; None for the others, which ignore them."""
+    if model.calendar is None:
+        return None
+    if not stamps:
+        raise InvalidInput(
+            f"model {model_name} forecasts by the date (it reads the calendar): send `timestamps`, the time of each "
+            "window's first forecast (one for all windows, or one per window; `timestamp` in the query of a .npy body)"
+        )
+    if len(stamps) not in (1, windows):
+        raise InvalidInput(f"send one timestamp for all windows or one per window ({windows}), not {len(stamps)}")
+    seconds = np.array(_milliseconds(stamps)) / 1000.0
+    if not np.all(np.isfinite(seconds)) or np.any(np.abs(seconds) * 1000.0 > _MAX_MS):
+        raise InvalidInput(_BAD_EPOCH.replace("data:", "timestamps:"))
+    return np.broadcast_to(seconds, (windows,))
 
 
 def check_window(model_name: str, model: PerceptronForecaster, available: int, window_size: int | None) -> None:

@@ -64,6 +64,16 @@ class BatchRequest(Struct, forbid_unknown_fields=True):
     horizon: PositiveInt = 1
     model: Annotated[str, Meta(min_length=1, max_length=300)] | None = None
     version: Version | None = None
+    timestamps: (
+        Annotated[
+            list[Timestamp],
+            Meta(
+                description="When each window's first forecast falls (one for all windows, or one per window): "
+                "needed by a model that reads the calendar, ignored by the others."
+            ),
+        ]
+        | None
+    ) = None
 
 
 class Forecast(Struct):

@@ -89,9 +89,10 @@ async def predict(request: Request) -> Response:
     model = served.model
     times, values, steps = prediction.mind_the_gaps(served.name, model, times, values, steps)
     prediction.check_window(served.name, model, len(values), body.window_size)
-    point_list, lower_list, upper_list = prediction.forecast(model, values, body.horizon)
     step_seconds = (model.metadata or {}).get("step_seconds")
     stamps, target_ms = prediction.next_timestamps(times, steps, body.horizon, step_seconds)
+    time = prediction.first_target(served.name, model, target_ms)
+    point_list, lower_list, upper_list = prediction.forecast(model, values, body.horizon, time)
     served.counter.inc()
     if target_ms is not None and state.log.enabled and state.store.models.get(served.name) is served:
         _log(state, request, served, series, target_ms, values, point_list, lower_list, upper_list)
@@ -159,6 +160,7 @@ _BATCH_DOC["parameters"] = [
         ("horizon", "integer", "Steps per window (a .npy body; default 1)."),
         ("model", "string", "The model (a .npy body; default the API's)."),
         ("version", "string", "A version or alias to pin (a .npy body)."),
+        ("timestamp", "string", "When every window's first forecast falls, for a model that reads the calendar."),
     )
 ]
 
@@ -182,12 +184,16 @@ async def predict_batch(request: Request) -> Response:
         horizon = _positive(query.get("horizon", "1"), "horizon")
         served = await _served(state, query.get("model") or None, query.get("version") or None)
         windows = arrays.read_windows(body, served.model.window_size)
+        stamp = query.get("timestamp")
+        stamps = None if not stamp else [float(stamp) if _number(stamp) else stamp]
     else:
         parsed = decode(_batch_decoder, body)
         horizon = parsed.horizon
         served = await _served(state, parsed.model, parsed.version)
         windows = _json_windows(parsed.windows, served)
-    predicted, lower, upper = _forecast_batch(state.settings, served, windows, horizon)
+        stamps = parsed.timestamps
+    targets = prediction.batch_targets(served.name, served.model, stamps, len(windows))
+    predicted, lower, upper = _forecast_batch(state.settings, served, windows, horizon, targets)
     if binary:
         headers = {"X-Model-Name": served.name, "X-Model-Version": served.version, "X-Model-Alias": served.alias or ""}
         return Response(arrays.npy_bytes(np.stack([predicted, lower, upper])), media_type=arrays.NPY, headers=headers)
@@ -199,6 +205,14 @@ async def predict_batch(request: Request) -> Response:
         "horizon": horizon,
     }
     return Response(orjson.dumps(answer, option=orjson.OPT_SERIALIZE_NUMPY), media_type=JSON)
+
+
+def _number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _positive(text: str, name: str) -> int:
@@ -219,7 +233,7 @@ def _json_windows(windows: list[list[float]], served: ServedModel) -> np.ndarray
 
 
 def _forecast_batch(
-    settings: Settings, served: ServedModel, windows: np.ndarray, horizon: int
+    settings: Settings, served: ServedModel, windows: np.ndarray, horizon: int, targets: np.ndarray | None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if not len(windows):
         raise InvalidInput("windows is empty: send at least one window")
@@ -231,7 +245,7 @@ def _forecast_batch(
         raise InvalidInput(f"horizon={horizon} is over the limit of {settings.max_horizon} (MAX_HORIZON)")
     if not np.all(np.isfinite(windows)):
         raise InvalidInput("windows must hold finite numbers only")
-    predicted = served.model.forecast_windows(windows, horizon)
+    predicted = served.model.forecast_windows(windows, horizon, targets)
     lower, upper = served.model.bounds(predicted)
     served.counter.inc(len(windows))
     return predicted, lower, upper

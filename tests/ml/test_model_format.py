@@ -30,7 +30,7 @@ def test_json_round_trip_keeps_every_prediction(fitted: PerceptronForecaster, tm
     assert loaded.metadata == fitted.metadata
     assert loaded.epochs_trained == fitted.epochs_trained
     document = json.loads(path.read_text())
-    assert document["format"] == "mlts-perceptron" and document["format_version"] == 2
+    assert document["format"] == "mlts-perceptron" and document["format_version"] == 3
     assert set(document) >= {
         "weights",
         "bias",
@@ -40,6 +40,7 @@ def test_json_round_trip_keeps_every_prediction(fitted: PerceptronForecaster, tm
         "intervals",
         "training",
         "metadata",
+        "calendar",
     }
     assert document["structure"] == {
         "kind": "single",
@@ -53,9 +54,12 @@ def test_json_round_trip_keeps_every_prediction(fitted: PerceptronForecaster, tm
                 "effective_window": 8,
                 "weight": 1.0,
                 "backtest_rmse": None,
+                "calendar_period": 0.0,
+                "calendar_harmonics": 0,
             }
         ],
     }
+    assert document["calendar"] is None
 
 
 def test_saved_file_is_plain_json(fitted: PerceptronForecaster, tmp_path: Path) -> None:
@@ -162,7 +166,11 @@ def test_a_version_1_document_still_loads_and_forecasts_the_same() -> None:
     assert model.structure[0].differencing == "none" and model.structure[0].window_size == 3
     assert model.epochs_trained == 321 and model.metadata == {"model_name": "old"}
     resaved = json.loads(model_format.dumps(model))
-    assert resaved["format_version"] == 2 and resaved["structure"]["kind"] == "single"
+    assert (
+        resaved["format_version"] == model_format.FORMAT_VERSION
+        and resaved["calendar"] is None
+        and resaved["structure"]["kind"] == "single"
+    )
     np.testing.assert_array_equal(model_format.loads(json.dumps(resaved)).predict(window), model.predict(window))
 
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from core.monitoring import MILLISECONDS, NUMBERS, request_id, request_ids, unpacked
+from ml.calendar_inputs import DAY, Calendar
 from ml.forecaster import Hyperparameters, PerceptronForecaster
 from ml.intervals import PredictionIntervals
 from serving.log_documents import CHALLENGER, CHAMPION, LANE, Lane, grouped, merge
@@ -31,8 +32,11 @@ def _served(version: str, window: int, seed: int) -> SimpleNamespace:
     return SimpleNamespace(name="m", version=version, model=model, series=SERIES)
 
 
-def test_a_lane_makes_the_documents_the_queue_makes_for_the_same_forecasts() -> None:
+@pytest.mark.parametrize("dated", [False, True], ids=["plain", "challenger reads the calendar"])
+def test_a_lane_makes_the_documents_the_queue_makes_for_the_same_forecasts(dated: bool) -> None:
     champion, challenger = _served("1", 6, seed=1), _served("2", 4, seed=2)
+    if dated:
+        challenger.model.calendar = Calendar.of(DAY, np.array([1.0, 0.5]), 3600.0)
     rng = np.random.default_rng(0)
     lane, entries = Lane(champion, challenger, "p" * 16), []
     for i in range(7):
@@ -63,7 +67,9 @@ def test_a_lane_makes_the_documents_the_queue_makes_for_the_same_forecasts() -> 
             expected = pytest.approx(unpacked(document[name], NUMBERS), rel=1e-12)
             assert unpacked(from_lane[key][name], NUMBERS) == expected, (key, name)
     shadow = unpacked(from_lane[("m", "2", CHALLENGER, None)]["value"], NUMBERS)
-    assert shadow[0] == pytest.approx(challenger.model.forecast(np.asarray(entries[1][7]), 1)[0], rel=1e-12)
+    first = 1_700_000_000 + 3_600 * 7  # the first entry's target, in seconds
+    expected = challenger.model.forecast(np.asarray(entries[1][7]), 1, first if dated else None)[0]
+    assert shadow[0] == pytest.approx(expected, rel=1e-12)
     assert (
         unpacked(from_lane[("m", "1", CHAMPION, None)]["target_ms"], MILLISECONDS).min()
         == 1_700_000_000_000 + 3_600_000

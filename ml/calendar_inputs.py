@@ -1,0 +1,170 @@
+"""Calendar inputs: where in its day, week or year a forecast falls, as Fourier terms.
+
+A sensor's daily or yearly cycle is mostly the same every cycle. Lagged values (and seasonal
+lags or differences) can only rebuild that shape from noisy readings of past cycles; a few sines
+and cosines of the target's time estimate it from every cycle of the training series at once.
+sin(2πk·t/P) and cos(2πk·t/P) for k = 1..K are inputs like the window's values, so a unit that
+reads them is still one linear unit trained by the same descent: its forecast is the window's
+affine form plus `Calendar.effect(t)`, additive in raw units whatever the differencing (the
+differenced unit forecasts d_t, and y_t = d_t + a function of past values).
+
+The phase comes from the target's timestamp (epoch seconds), not from its position, so a model
+forecasts the right phase whatever window a caller sends, and calendar months of 28 to 31 days
+keep the phase of the year.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ml.errors import ForecastInputError
+
+DAY = 86_400.0
+WEEK = 7 * DAY
+YEAR = 365.2425 * DAY
+MAX_HARMONICS = 3
+CYCLES_TO_LEARN = 2.0
+_NATURAL = (DAY, WEEK, YEAR)
+
+
+def features(times: np.ndarray, period: float, harmonics: int) -> np.ndarray:
+    """Shape (..., 2K): sin and cos of 2πk·t/P for k = 1..K, in that order, per time."""
+    phase = (2.0 * np.pi / period) * np.mod(np.asarray(times, dtype=np.float64), period)
+    k = np.arange(1, harmonics + 1)
+    angles = phase[..., None] * k
+    out = np.empty((*np.shape(phase), 2 * harmonics))
+    out[..., 0::2] = np.sin(angles)
+    out[..., 1::2] = np.cos(angles)
+    return out
+
+
+def max_harmonics(period: float, step_seconds: float) -> int:
+    """Harmonics a cycle sampled every `step_seconds` can carry (below Nyquist), at most MAX_HARMONICS."""
+    if not step_seconds > 0:
+        return 0
+    per_cycle = period / step_seconds
+    return int(max(0, min(MAX_HARMONICS, (int(round(per_cycle)) - 1) // 2)))
+
+
+def natural_periods(step_seconds: float, span_seconds: float) -> list[float]:
+    """The day, week and year, where a cycle holds at least four samples and the series at
+    least CYCLES_TO_LEARN cycles; shortest first."""
+    if not (np.isfinite(step_seconds) and step_seconds > 0):
+        return []
+    return [
+        period
+        for period in _NATURAL
+        if max_harmonics(period, step_seconds) >= 1 and span_seconds >= CYCLES_TO_LEARN * period
+    ]
+
+
+def check(period: float, harmonics: int) -> None:
+    if isinstance(harmonics, bool) or not isinstance(harmonics, (int, np.integer)) or harmonics < 0:
+        raise ForecastInputError(f"calendar_harmonics must be an integer >= 0, got {harmonics!r}")
+    if isinstance(period, bool) or not isinstance(period, (int, float)) or not np.isfinite(period) or period < 0:
+        raise ForecastInputError(f"calendar_period must be a number of seconds >= 0, got {period!r}")
+    if (harmonics > 0) != (period > 0):
+        raise ForecastInputError(
+            f"calendar_period ({period!r}) and calendar_harmonics ({harmonics!r}) must be both 0 or both positive"
+        )
+
+
+def period_name(period: float) -> str:
+    for name, natural in (("day", DAY), ("week", WEEK), ("year", YEAR)):
+        if abs(period - natural) < 1.0:
+            return name
+    return f"{period:g}s"
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """The calendar part of a forecast: terms k of periods P (seconds) with their sine and
+    cosine coefficients in the series' raw units, and the `step` (seconds) between one forecast
+    and the next, which recursive forecasts advance the time by."""
+
+    periods: np.ndarray
+    orders: np.ndarray
+    sin: np.ndarray
+    cos: np.ndarray
+    step: float
+
+    @classmethod
+    def of(cls, period: float, coefficients: np.ndarray, step: float) -> "Calendar":
+        """From coefficients ordered as `features` makes its columns."""
+        harmonics = len(coefficients) // 2
+        return cls(
+            np.full(harmonics, float(period)),
+            np.arange(1, harmonics + 1),
+            np.asarray(coefficients[0::2], dtype=np.float64),
+            np.asarray(coefficients[1::2], dtype=np.float64),
+            float(step),
+        )
+
+    def effect(self, times: object) -> np.ndarray:
+        """What the calendar adds to the forecasts of targets at `times` (epoch seconds, any shape)."""
+        t = np.asarray(times, dtype=np.float64)
+        angles = (2.0 * np.pi) * (np.mod(t[..., None], self.periods) / self.periods) * self.orders
+        return np.sin(angles) @ self.sin + np.cos(angles) @ self.cos
+
+    def ahead(self, first: object, horizon: int) -> np.ndarray:
+        """The effect on each of `horizon` recursive steps from first-target times: (n, horizon)."""
+        t = np.atleast_1d(np.asarray(first, dtype=np.float64))
+        return self.effect(t[:, None] + self.step * np.arange(horizon))
+
+    def to_dict(self) -> dict:
+        return {
+            "step_seconds": self.step,
+            "terms": [
+                {"period_seconds": float(p), "harmonic": int(k), "sin": float(a), "cos": float(b)}
+                for p, k, a, b in zip(self.periods, self.orders, self.sin, self.cos, strict=True)
+            ],
+        }
+
+    @classmethod
+    def from_dict(cls, document: dict) -> "Calendar":
+        """Raises ValueError, KeyError or TypeError on a malformed document (the caller words it)."""
+        terms = document["terms"]
+        if not isinstance(terms, list) or not terms:
+            raise ValueError("calendar.terms must be a non-empty list")
+        rows = np.array([[t["period_seconds"], t["harmonic"], t["sin"], t["cos"]] for t in terms], dtype=np.float64)
+        step = float(document["step_seconds"])
+        if not np.all(np.isfinite(rows)) or not np.isfinite(step) or step <= 0 or np.any(rows[:, 0] <= 0):
+            raise ValueError("calendar periods and step must be positive and every coefficient finite")
+        if np.any(rows[:, 1] < 1) or np.any(rows[:, 1] != np.round(rows[:, 1])):
+            raise ValueError("calendar harmonics must be whole numbers >= 1")
+        return cls(rows[:, 0], rows[:, 1].astype(int), rows[:, 2], rows[:, 3], step)
+
+
+def combine(calendars: Sequence[Calendar | None], shares: Sequence[float]) -> Calendar | None:
+    """The calendar of a weighted average of units: every member's terms, scaled by its share."""
+    present = [(c, s) for c, s in zip(calendars, shares, strict=True) if c is not None]
+    if not present:
+        return None
+    merged: dict[tuple[float, int], np.ndarray] = {}
+    for calendar, share in present:
+        for p, k, a, b in zip(calendar.periods, calendar.orders, calendar.sin, calendar.cos, strict=True):
+            merged.setdefault((float(p), int(k)), np.zeros(2))[:] += share * np.array([a, b])
+    keys = sorted(merged)
+    coefficients = np.array([merged[key] for key in keys])
+    return Calendar(
+        np.array([p for p, _ in keys]),
+        np.array([k for _, k in keys]),
+        coefficients[:, 0],
+        coefficients[:, 1],
+        present[0][0].step,
+    )
+
+
+def require_times(times: object, count: int, what: str) -> np.ndarray:
+    """`count` finite epoch seconds for a calendar model, or a ForecastInputError saying what to send."""
+    if times is None:
+        raise ForecastInputError(
+            f"this model reads the calendar (its forecasts depend on the date): pass the {what} timestamps"
+        )
+    t = np.asarray(times, dtype=np.float64)
+    if t.ndim == 0:
+        t = np.full(count, float(t))
+    if t.shape != (count,) or not np.all(np.isfinite(t)):
+        raise ForecastInputError(f"the {what} timestamps must be {count} finite epoch seconds, got shape {t.shape}")
+    return t
