@@ -6,7 +6,8 @@ of holdout RMSE (one-step forecasts over the last 20 %, each from the actual val
 with the model fitted once, as the training pipeline scores a model) and fit time:
 
 - fixed: the perceptron with the default window (24, capped to the training length);
-- tuned: `ml.selection.select` (backtest on the training part, then refit), time including the search;
+- tuned: `ml.selection.select` (backtest on the training part, with its timestamps so calendar
+  inputs are among the candidates, then refit), time including the search;
 - naive and seasonal naive (season from the sampling step);
 - AutoARIMA and AutoETS from statsforecast (a benchmark-only dependency that `make bench`
   installs; run alone without it, their columns are skipped with a message). Their fit is

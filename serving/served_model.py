@@ -6,6 +6,7 @@ from typing import Any
 
 from core import registry
 from core.settings import Settings
+from ml.calendar_inputs import period_name
 from ml.forecaster import PerceptronForecaster
 
 
@@ -48,7 +49,14 @@ class ServedModel:
             "promoted_at": self.promoted_at,
             "run_url": self.run_url,
             "interval_level": self.model.intervals.level if self.model.intervals else None,
+            "calendar": _calendar(self.model),
         }
+
+
+def _calendar(model: Any) -> list[str] | None:
+    """The cycles a model reads the phase of (its forecasts need dates), or None."""
+    calendar = model.calendar
+    return None if calendar is None else sorted({period_name(p) for p in calendar.periods})
 
 
 def read_run(client: Any, run_id: str | None) -> dict[str, Any]:

@@ -48,6 +48,8 @@ def test_a_calendar_champion_forecasts_by_the_points_dates(dated) -> None:
     api, model, values = dated
     assert model.calendar is not None, "a fixed daily shape should be learnt from the day's phase"
     assert any(member.calendar_harmonics for member in model.structure)
+    info = api.get("/model/info").json()
+    assert info["calendar"] and set(info["calendar"]) <= {"day", "week"}  # the answer says it needs dates
     w = model.window_size
     last = HOURS - 1
     window = values[last - w + 1 :]
