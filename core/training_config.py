@@ -97,8 +97,8 @@ class TrainingConfig(BaseModel):
     )
     tune: bool = Field(
         False,
-        description="Choose window, differencing and seasonal lags by rolling-origin backtest on the training part "
-        "(TUNE_TIME_BUDGET, TUNE_MAX_CANDIDATES); each candidate is a child run.",
+        description="Choose window, differencing, seasonal lags and calendar inputs by rolling-origin backtest "
+        "on the training part (TUNE_TIME_BUDGET, TUNE_MAX_CANDIDATES); each candidate is a child run.",
     )
 
     @field_validator("collection", mode="wrap")

@@ -95,9 +95,9 @@ def tune(
     as_json: JsonOption = False,
     local: LocalOption = False,
 ) -> None:
-    """`mlts train --tune`: search window, differencing and seasonal lags by rolling-origin
-    backtest on the training part (one MLflow child run per candidate), fit the choice, score it
-    on the holdout it never saw, register it and put it through the champion gate."""
+    """`mlts train --tune`: search window, differencing, seasonal lags and calendar inputs by
+    rolling-origin backtest on the training part (one MLflow child run per candidate), fit the
+    choice, score it on the holdout it never saw, register it and put it through the champion gate."""
     train.__wrapped__(config=config.model_copy(update={"tune": True}), as_json=as_json, local=local)
 
 
