@@ -59,6 +59,8 @@ def _flow_run_name() -> str:
         config = config if isinstance(config, TrainingConfig) else TrainingConfig.model_validate(config)
     except ValueError:
         return "train-series"
+    if config.tune:
+        return f"{config.spec.model_name} tune"
     return f"{config.spec.model_name} w{config.window_size or get_settings().default_window_size}"
 
 
