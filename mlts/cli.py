@@ -4,8 +4,10 @@ of them (data, training, serving), assembled here."""
 import typer
 
 from core.bootstrap import bootstrap
+from core.errors import classify
 from core.processes import exit_on_sigterm
 from mlts import config, data, demo, monitoring, serving, stack, training
+from mlts.console import fail
 
 app = typer.Typer(
     name="mlts",
@@ -18,7 +20,10 @@ app = typer.Typer(
 
 @app.callback()
 def _bootstrap() -> None:
-    bootstrap()
+    try:
+        bootstrap()
+    except (OSError, ValueError) as exc:  # a setting from the environment, or MLTS_HOME, to fix
+        fail(f"cannot start: {classify(exc).message} (check the environment, .env and MLTS_HOME)", 2)
     exit_on_sigterm()
 
 

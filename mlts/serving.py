@@ -13,6 +13,7 @@ from core.masking import mask_url
 from core.registry import is_local_store
 from core.settings import get_settings
 from mlts.console import console, reported
+from serving import starting
 
 
 def serve(
@@ -48,8 +49,11 @@ def serve(
         return
     import uvicorn
 
+    failed = settings.home / "serving" / f"failed-{port}"
     if workers > 1:
         _shared_metrics(settings.home / "serving" / f"metrics-{port}")
+        failed.unlink(missing_ok=True)
+        os.environ[starting.FAILURE_FILE] = str(failed)
     console.print(f"mlts API on http://{host}:{port}  (docs: /docs, {workers} worker{'s' if workers > 1 else ''})")
     try:
         uvicorn.run(
@@ -65,14 +69,17 @@ def serve(
             forwarded_allow_ips="*",
         )
     finally:  # uvicorn re-raises the SIGTERM the failed start sent: say why instead
-        _exit_if_failed()
+        _exit_if_failed(failed if workers > 1 else None)
 
 
-def _exit_if_failed() -> None:
-    from serving import starting
-
-    if starting.failure is not None:
-        console.print(f"[red]the API could not start:[/red] {starting.failure!r} (the log above has the details)")
+def _exit_if_failed(worker_report: Path | None) -> None:
+    """Exit 3 with the reason when the app could not be built, here or in a worker."""
+    reason = None if starting.failure is None else repr(starting.failure)
+    if worker_report is not None and worker_report.exists():
+        reason = worker_report.read_text(encoding="utf-8")
+        worker_report.unlink(missing_ok=True)
+    if reason is not None:
+        console.print(f"[red]the API could not start:[/red] {reason} (the log above has the details)")
         raise typer.Exit(3)
 
 

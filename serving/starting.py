@@ -109,8 +109,26 @@ class Starting:
             raise RuntimeError(f"the app's lifespan answered {message['type']}: {message.get('message', '')}")
 
 
+FAILURE_FILE = "MLTS_START_FAILURE_FILE"  # where a worker of `mlts serve --workers N` says why it failed
+_STARTUP_FAILURE = 3  # uvicorn's exit status for a worker that cannot start: its supervisor stops
+
+
 def _stop_server() -> None:
-    os.kill(os.getpid(), signal.SIGTERM)  # uvicorn's graceful stop; `mlts serve` then exits 3
+    """Stop serving: uvicorn's graceful stop, after which `mlts serve` exits 3. A worker of a
+    multi-process server exits with uvicorn's start-failure status instead, so the supervisor
+    stops too rather than restarting a build that fails every time, and leaves the reason
+    where `mlts serve` (the supervisor's process) reads it."""
+    import multiprocessing
+
+    if multiprocessing.parent_process() is None:
+        os.kill(os.getpid(), signal.SIGTERM)
+        return
+    path = os.environ.get(FAILURE_FILE)
+    if path:
+        with open(path, "w", encoding="utf-8") as file:
+            file.write(repr(failure))
+    logging.shutdown()
+    os._exit(_STARTUP_FAILURE)
 
 
 async def _answer(status: int, body: dict[str, Any], send: Send) -> None:

@@ -117,3 +117,37 @@ def test_a_build_that_fails_stops_the_server_and_says_why(monkeypatch) -> None:
         assert await lifespan.send("shutdown") == "lifespan.shutdown.complete"
 
     asyncio.run(scenario())
+
+
+def test_workers_whose_build_fails_stop_their_supervisor_instead_of_restarting(tmp_path) -> None:
+    """uvicorn restarts a worker that exits after it started serving; a worker of this app exits
+    with uvicorn's start-failure status, so the supervisor stops and the reason is left behind."""
+    import sys
+    from pathlib import Path
+
+    from core.processes import Child, free_port
+
+    report = tmp_path / "failed"
+    command = [sys.executable, "-m", "uvicorn", "tests.serving.broken_app:app", "--factory", "--interface", "asgi3"]
+    command += ["--workers", "2", "--port", str(free_port()), "--host", "127.0.0.1"]
+    root = Path(__file__).resolve().parents[2]
+    with Child.spawn(command, "broken api", tmp_path / "api.log", {starting.FAILURE_FILE: str(report)}, root) as child:
+        child.process.wait(timeout=60)  # the supervisor ended by itself
+    log = (tmp_path / "api.log").read_text()
+    assert report.read_text() == "RuntimeError('broken on purpose')"
+    assert "failed to start, stopping the parent process" in log
+    assert 1 <= log.count("the API could not start") <= 2, log  # each worker once, none restarted
+
+
+def test_mlts_serve_reports_a_workers_failure_and_exits_3(tmp_path) -> None:
+    import pytest
+    import typer
+
+    from mlts.serving import _exit_if_failed
+
+    report = tmp_path / "failed"
+    _exit_if_failed(report)  # nothing failed: returns
+    report.write_text("RuntimeError('broken on purpose')")
+    with pytest.raises(typer.Exit) as exited:
+        _exit_if_failed(report)
+    assert exited.value.exit_code == 3 and not report.exists()
