@@ -90,13 +90,13 @@ def problem(
     lags = diff.input_lags(hp.window_size, hp.season_length, hp.seasonal_lags)
     span = int(lags[-1])
     columns = None if len(lags) == span else span - lags[::-1]
-    extra, step = None, 0.0
+    targets, step = None, 0.0
     if hp.calendar_harmonics:
         clock = cal.require_times(times, len(values), "training series'")
         # The target of the first window on the differenced series is raw point order + span.
-        extra = cal.features(clock[len(values) - len(transformed) + span :], hp.calendar_period, hp.calendar_harmonics)
+        targets = (clock[len(values) - len(transformed) + span :], hp.calendar_period, hp.calendar_harmonics)
         step = float(clock[-1] - clock[0]) / max(1, len(clock) - 1)
-    gram, moment, target_power, n = _second_moments(z, span, columns, extra)
+    gram, moment, target_power, n = _second_moments(z, span, columns, targets)
     if transformed is values:
         raw_scales.setdefault(id(values), (mean, std))
     elif id(values) not in raw_scales:
@@ -106,17 +106,21 @@ def problem(
 
 
 def _second_moments(
-    z: np.ndarray, window_size: int, columns: np.ndarray | None = None, extra: np.ndarray | None = None
+    z: np.ndarray,
+    window_size: int,
+    columns: np.ndarray | None = None,
+    calendar: tuple[np.ndarray, float, int] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, float, int]:
-    """G = A'A/n, h = A'y/n and y'y/n for A = [windows, extra, 1]: everything the MSE gradient
-    needs. `columns` picks positions of the window (oldest first) when the unit reads only some
-    lags; `extra` holds more inputs, one row per window (the calendar terms).
+    """G = A'A/n, h = A'y/n and y'y/n for A = [windows, calendar terms, 1]: everything the MSE
+    gradient needs. `columns` picks positions of the window (oldest first) when the unit reads
+    only some lags; `calendar` is (each window's target time, period, harmonics) for a unit that
+    reads the calendar.
 
     Gathered in chunks of rows so a million-point series never materialises its window matrix."""
     x, y = windows(z, window_size)
     n = len(y)
     lagged = window_size if columns is None else len(columns)
-    d = lagged + 1 + (0 if extra is None else extra.shape[1])
+    d = lagged + 1 + (0 if calendar is None else 2 * calendar[2])
     gram = np.zeros((d, d))
     moment = np.zeros(d)
     chunk = np.empty((min(_CHUNK_ROWS, n), d))
@@ -125,8 +129,9 @@ def _second_moments(
         stop = min(start + _CHUNK_ROWS, n)
         rows = chunk[: stop - start]
         rows[:, :lagged] = x[start:stop] if columns is None else x[start:stop][:, columns]
-        if extra is not None:
-            rows[:, lagged:-1] = extra[start:stop]
+        if calendar is not None:
+            targets, period, harmonics = calendar
+            rows[:, lagged:-1] = cal.features(targets[start:stop], period, harmonics)
         gram += rows.T @ rows
         moment += rows.T @ y[start:stop]
     return gram / n, moment / n, float(y @ y) / n, n
