@@ -130,14 +130,19 @@ def _median_step(steps: list[float]) -> float:
 def next_timestamps(
     times: list[float], steps: list[float], horizon: int, fallback_step_seconds: float | None
 ) -> tuple[list[str | None], list[int] | None]:
-    """The next `horizon` timestamps, spaced like the data (median step), as ISO-8601 UTC and as
-    epoch milliseconds (None when the points carry no usable spacing)."""
+    """The next `horizon` timestamps, spaced like the data (median step; whole months for
+    monthly, quarterly and yearly points on one day of the month), as ISO-8601 UTC and as epoch
+    milliseconds (None when the points carry no usable spacing)."""
     if len(times) >= 2:
         step = _median_step(steps)
     elif fallback_step_seconds and np.isfinite(fallback_step_seconds):
         step = fallback_step_seconds * 1000.0
     else:
         return [None] * horizon, None
+    if _MONTHLY_LOW <= step <= _MONTHLY_HIGH:
+        by_month = _by_calendar_month(times, step, horizon)
+        if by_month is not None:
+            return by_month
     if horizon == 1:
         future = times[-1] + step
         if future > _MAX_MS:
@@ -151,6 +156,33 @@ def next_timestamps(
     unit = "s" if not (milliseconds % 1000).any() else "ms"
     stamps = np.datetime_as_string(milliseconds.astype("datetime64[ms]"), unit=unit).tolist()
     return [s + "Z" for s in stamps], milliseconds.tolist()
+
+
+_DAY_MS = 86_400_000.0
+_MONTHS_PER_STEP = ((28.0, 31.0, 1), (89.0, 92.0, 3), (365.0, 366.0, 12))  # days apart, months
+_MONTHLY_LOW, _MONTHLY_HIGH = _MONTHS_PER_STEP[0][0] * _DAY_MS, _MONTHS_PER_STEP[-1][1] * _DAY_MS
+
+
+def _by_calendar_month(
+    times: list[float], step: float, horizon: int
+) -> tuple[list[str | None], list[int] | None] | None:
+    """Monthly, quarterly and yearly points fall on the same day and time of their month, so
+    their next timestamps are months later, not multiples of a median step (31 days from 1
+    February is 4 March). None when the points are not on one day and time of the month."""
+    days = step / _DAY_MS
+    months = next((m for low, high, m in _MONTHS_PER_STEP if low <= days <= high), None)
+    if months is None or len(times) < 2:
+        return None
+    recent = np.array(times[-3:]).astype(np.int64).astype("datetime64[ms]")
+    starts = recent.astype("datetime64[M]")
+    offsets = recent - starts.astype("datetime64[ms]")
+    if (offsets != offsets[-1]).any():
+        return None
+    future = (starts[-1] + months * np.arange(1, horizon + 1)).astype("datetime64[ms]") + offsets[-1]
+    milliseconds = future.astype(np.int64)
+    if milliseconds[-1] > _MAX_MS:
+        return [None] * horizon, None
+    return [_stamp(int(ms)) for ms in milliseconds], milliseconds.tolist()
 
 
 _STAMPS: dict[int, str] = {}
