@@ -7,10 +7,11 @@ of the series.
 
 Options keep it one linear unit: the series can be differenced first (once, twice, seasonally,
 or seasonally and once) and the unit can read extra seasonal lags and calendar terms (the phase
-of the target's day, week or year, `ml.calendar_inputs`); `ml.differencing` turns the unit trained
-on the transformed series into the equivalent unit on a longer raw window, which is all that is
-served, with the calendar's effect added. `fit_many` trains many units in one vectorised descent (the folds of a
-backtest, the members of an ensemble): each takes the steps it would take alone.
+of the target's day, week or year, `ml.calendar_inputs`); `ml.differencing` turns the unit
+trained on the transformed series into the equivalent unit on a longer raw window, which is all
+that is served, with the calendar's effect added. `fit_many` trains many units in one vectorised
+descent (the folds of a backtest, the members of an ensemble): each takes the steps it would
+take alone.
 """
 
 from collections.abc import Sequence
