@@ -32,8 +32,9 @@ import numpy as np
 from bench.report import Report
 from ml import Hyperparameters, PerceptronForecaster
 from ml.baselines import infer_season_length
+from ml.candidates import fixed_window
 from ml.evaluation import holdout_predictions
-from ml.selection import fixed_window, select
+from ml.selection import select
 
 SERIES = Path(__file__).resolve().parents[1] / "tests" / "data" / "series"
 HOLDOUT_FRACTION = 0.2

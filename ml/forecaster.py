@@ -243,6 +243,8 @@ class PerceptronForecaster:
         x = np.asarray(windows_, dtype=np.float64)
         if x.ndim == 1:
             x = x[None, :]
+        if self.calendar is not None:
+            times = cal.require_times(times, len(x), "target")
         first = self.predict(x, times)
         w = self.window_size
         buffer = np.empty((x.shape[0], w + horizon))
@@ -250,9 +252,7 @@ class PerceptronForecaster:
         buffer[:, w] = first
         weights = self.weights
         offset = self.std * self.bias + self.mean
-        effect = None
-        if self.calendar is not None and horizon > 1:
-            effect = self.calendar.ahead(cal.require_times(times, len(x), "target"), horizon)
+        effect = None if self.calendar is None or horizon == 1 else self.calendar.ahead(times, horizon)
         for step in range(1, horizon):
             buffer[:, w + step] = (buffer[:, step : step + w] - self.mean) @ weights + offset
             if effect is not None:

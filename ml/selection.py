@@ -1,19 +1,19 @@
 """Automatic model selection: which linear units to serve, decided by the backtest alone.
 
 The candidates are linear units of different windows, differencing, seasonal lags and calendar
-terms, sized to the sampling step and the length of the series (`candidate_grid`). Each is scored on the same
-rolling-origin folds of the training part (`score_candidate`, pure, so a caller can run and log
-candidates one by one). Three ways to turn the scores into a model compete: the default fixed
-window, the best single candidate, and an ensemble of the best candidate of each of the best
-`top` families (a family is a differencing option with or without seasonal lags, with or without
-calendar terms), weighted by
-inverse backtest MSE. Averaging different structures is the robust choice (the near-best
-candidates of one family make nearly the same errors, so they are not averaged together), and
-the pick of one best out of many noisy scores overfits the folds. So each way is judged on
-every fold by what it would have picked from the *other* folds (leave-one-fold-out), and a
-single unit replaces the ensemble only when its errors there are lower by more than
-`SIGNIFICANCE` standard errors of the paired differences. The winner is refitted on the whole
-training part and returned as one `PerceptronForecaster`. The holdout is never looked at.
+terms, sized to the sampling step and the length of the series (`candidates.candidate_grid`).
+Each is scored on the same rolling-origin folds of the training part (`score_candidate`, pure,
+so a caller can run and log candidates one by one). Three ways to turn the scores into a model
+compete: the default fixed window, the best single candidate, and an ensemble of the best
+candidate of each of the best `top` families (a family is a differencing option with or without
+seasonal lags, with or without calendar terms), weighted by inverse backtest MSE. Averaging
+different structures is the robust choice (the near-best candidates of one family make nearly
+the same errors, so they are not averaged together), and the pick of one best out of many noisy
+scores overfits the folds. So each way is judged on every fold by what it would have picked from
+the *other* folds (leave-one-fold-out), and a single unit replaces the ensemble only when its
+errors there are lower by more than `SIGNIFICANCE` standard errors of the paired differences.
+The winner is refitted on the whole training part and returned as one `PerceptronForecaster`.
+The holdout is never looked at.
 """
 
 import time
@@ -25,111 +25,18 @@ import numpy as np
 
 from ml import calendar_inputs as cal
 from ml.backtest import BacktestResult, FoldPlan, backtest_many, plan_folds
-from ml.baselines import candidate_seasons, infer_season_length
+from ml.baselines import infer_season_length
+from ml.candidates import DEFAULT_MAX_CANDIDATES, candidate_grid, fixed_window
 from ml.ensemble import combine
 from ml.errors import ForecastInputError
 from ml.forecaster import Hyperparameters, Member, PerceptronForecaster, fit_many
 from ml.windows import as_series
 
-DEFAULT_WINDOW = 24
-DEFAULT_MAX_CANDIDATES = 40
 DEFAULT_TIME_BUDGET = 60.0
 DEFAULT_TOP = 3
-SAMPLES_PER_PARAMETER = 3
-SMALL_WINDOWS = (1, 2, 3, 4, 6, 8, 12, 16, 24)
-SEASONAL_WINDOWS = (1, 2, 3)
-SEASONAL_LAGS = (2,)
-CALENDAR_WINDOWS = (1, 2, 3, 6, 12)
 STRATEGIES = ("ensemble", "best", "default")
 SIGNIFICANCE = 2.0
 _CHUNK = 16
-
-
-def fixed_window(n_points: int, window: int = DEFAULT_WINDOW) -> int:
-    """The default window, capped so the unit keeps as many training windows as parameters."""
-    return max(1, min(window, (n_points - 1) // 2))
-
-
-def feasible(hp: Hyperparameters, n_points: int, samples_per_parameter: int = SAMPLES_PER_PARAMETER) -> bool:
-    """Whether `n_points` give the unit `samples_per_parameter` training windows per parameter."""
-    return n_points - hp.effective_window >= samples_per_parameter * hp.parameters
-
-
-def candidate_grid(
-    step_seconds: float,
-    n_points: int,
-    max_candidates: int = DEFAULT_MAX_CANDIDATES,
-    default_window: int = DEFAULT_WINDOW,
-    base: Hyperparameters | None = None,
-    calendar: bool = False,
-) -> list[Hyperparameters]:
-    """Candidates for a series sampled every `step_seconds`, each fittable on `n_points` (the
-    shortest training series of the backtest), the default fixed window first and then from
-    the fewest parameters up, so `max_candidates` drops the largest.
-
-    Without a season: windows 1..24 on the raw, once- and twice-differenced series. With
-    seasons (see `baselines.candidate_seasons`): also windows of a season and one more,
-    seasonal and seasonal-plus-first differencing with short windows or a full season, and
-    short windows with the inputs s and 2s added. With `calendar` (the series has timestamps):
-    short windows on the raw and once-differenced series reading one and the most harmonics of
-    each natural cycle (day, week, year) the series covers twice (`calendar_inputs.natural_periods`).
-    A candidate needs SAMPLES_PER_PARAMETER training windows per parameter, so short series get
-    short windows only."""
-    base = base or Hyperparameters()
-    descent = base.descent
-    seasons = candidate_seasons(step_seconds, n_points)
-    found: list[Hyperparameters] = []
-
-    def add(
-        window: int,
-        differencing: str,
-        season: int = 1,
-        lags: int = 0,
-        samples: int = SAMPLES_PER_PARAMETER,
-        period: float = 0.0,
-        harmonics: int = 0,
-    ) -> None:
-        hp = Hyperparameters(
-            window_size=window,
-            differencing=differencing,
-            season_length=season,
-            seasonal_lags=lags,
-            calendar_period=period,
-            calendar_harmonics=harmonics,
-            **descent,
-        )
-        if hp not in found and feasible(hp, n_points, samples):
-            found.append(hp)
-
-    add(fixed_window(n_points, default_window), "none", samples=1)
-    for differencing in ("none", "first", "second"):
-        for window in (*SMALL_WINDOWS, *(w for s in seasons[:1] for w in (s, s + 1))):
-            add(window, differencing)
-        for season in seasons:
-            for window in (*SEASONAL_WINDOWS, *(w for s in seasons if s < season for w in (s, s + 1))):
-                for lags in SEASONAL_LAGS:
-                    add(window, differencing, season, lags)
-    for season in seasons:
-        for differencing in ("seasonal", "both"):
-            shorter = [w for s in seasons if s <= season for w in (s, s + 1)]
-            for window in (*SEASONAL_WINDOWS, *shorter):
-                add(window, differencing, season)
-            for window in SEASONAL_WINDOWS:
-                for lags in SEASONAL_LAGS:
-                    add(window, differencing, season, lags)
-    if calendar:
-        for period in cal.natural_periods(step_seconds, n_points * step_seconds):
-            for differencing in ("none", "first"):
-                for window in CALENDAR_WINDOWS:
-                    add(window, differencing, period=period, harmonics=cal.max_harmonics(period, step_seconds))
-    default, rest = found[:1], sorted(found[1:], key=_size)
-    return (default + rest)[: max(1, max_candidates)]
-
-
-def _size(hp: Hyperparameters) -> tuple[int, int]:
-    """The order candidates are kept in under a cap: the window's inputs count, the calendar
-    terms as one (they cost no window and little time)."""
-    return hp.parameters - hp.calendar_inputs + (hp.calendar_inputs > 0), hp.effective_window
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,10 @@ import pytest
 
 from ml import ForecastInputError, Hyperparameters, PerceptronForecaster, fit_many, model_format
 from ml.calendar_inputs import DAY, WEEK, YEAR, Calendar, features, max_harmonics, natural_periods
+from ml.candidates import candidate_grid
 from ml.ensemble import combine
 from ml.evaluation import holdout_predictions
-from ml.selection import candidate_grid, select
+from ml.selection import select
 from tests.ml.series_factory import ar
 
 MONTH = YEAR / 12

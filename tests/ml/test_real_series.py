@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 
 from ml import Hyperparameters, PerceptronForecaster
+from ml.candidates import fixed_window
 from ml.evaluation import holdout_predictions
-from ml.selection import fixed_window, select
+from ml.selection import select
 from tests.ml import real_series
 
 # Worse than the fixed-window unit by at most this share on the holdout: the backtest never sees

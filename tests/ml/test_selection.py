@@ -6,8 +6,9 @@ import pytest
 from ml import ForecastInputError, Hyperparameters, model_format
 from ml.backtest import plan_folds
 from ml.baselines import candidate_seasons
+from ml.candidates import candidate_grid, fixed_window
 from ml.evaluation import holdout_predictions
-from ml.selection import candidate_grid, fixed_window, score_candidate, select
+from ml.selection import score_candidate, select
 from tests.ml.series_factory import airline, ar
 
 HOUR, DAY = 3600.0, 86_400.0
