@@ -31,6 +31,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ml import baselines
+from ml import calendar_inputs as cal
 from ml.ensemble import refit
 from ml.errors import ForecastInputError
 from ml.evaluation import scored
@@ -279,7 +280,8 @@ def _score(
         stop = origin + block
         actual = series[origin:stop]
         inputs = sliding_window_view(series[origin - w : stop], w)
-        forecasts = model.forecast_windows(inputs[:block], steps, None if times is None else times[origin:stop])
+        clock = None if times is None else cal.known_ahead(times, np.arange(origin, stop), steps)
+        forecasts = model.forecast_windows(inputs[:block], steps, clock)
         predicted = forecasts[:, 0]
         folds.append({**scored("", actual, predicted, scale), **baseline})
         predicted_blocks.append(predicted)

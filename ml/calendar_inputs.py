@@ -107,10 +107,20 @@ class Calendar:
         angles = (2.0 * np.pi) * (np.mod(t[..., None], self.periods) / self.periods) * self.orders
         return np.sin(angles) @ self.sin + np.cos(angles) @ self.cos
 
-    def ahead(self, first: object, horizon: int) -> np.ndarray:
-        """The effect on each of `horizon` recursive steps from first-target times: (n, horizon)."""
-        t = np.atleast_1d(np.asarray(first, dtype=np.float64))
-        return self.effect(t[:, None] + self.step * np.arange(horizon))
+    def targets(self, times: object, count: int, horizon: int) -> np.ndarray:
+        """Epoch seconds of each of `horizon` recursive steps for `count` windows, shape (count,
+        horizon): given as such (a caller that knows the dates, e.g. calendar months), or from
+        each window's first target (or one for all) advancing by the calendar's step."""
+        t = np.asarray(times, dtype=np.float64) if times is not None else None
+        if t is not None and t.ndim == 2:
+            if t.shape != (count, horizon) or not np.all(np.isfinite(t)):
+                raise ForecastInputError(
+                    f"the target timestamps must be {count} x {horizon} finite epoch seconds "
+                    f"(one per window and step), got shape {t.shape}"
+                )
+            return t
+        first = require_times(times, count, "target")
+        return first[:, None] + self.step * np.arange(horizon)
 
     def to_dict(self) -> dict:
         return {
@@ -154,6 +164,15 @@ def combine(calendars: Sequence[Calendar | None], shares: Sequence[float]) -> Ca
         coefficients[:, 1],
         present[0][0].step,
     )
+
+
+def known_ahead(times: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
+    """Target times of `horizon` steps from each origin (an index into `times`, the epoch seconds
+    of a series): the series' own times where it has them, past its end the mean step on."""
+    targets = np.asarray(origins)[:, None] + np.arange(horizon)
+    last = len(times) - 1
+    step = float(times[-1] - times[0]) / max(1, last)
+    return times[np.minimum(targets, last)] + step * np.maximum(targets - last, 0)
 
 
 def require_times(times: object, count: int, what: str) -> np.ndarray:

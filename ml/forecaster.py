@@ -234,8 +234,9 @@ class PerceptronForecaster:
 
     def forecast_windows(self, windows_: np.ndarray, horizon: int, times: object = None) -> np.ndarray:
         """Recursive multi-step forecasts for many windows at once: shape (n_windows, horizon).
-        `times`: epoch seconds of each window's first target (or one for all), for a unit that
-        reads the calendar; later steps follow at the calendar's step.
+        `times`: for a unit that reads the calendar, epoch seconds of each window's first target
+        (or one for all; later steps follow at the calendar's step), or of every target, shape
+        (n_windows, horizon), when the caller knows the dates (calendar months are not a step).
 
         Each step feeds the previous prediction back as the newest input; the loop runs over
         the horizon, each step vectorised over all windows."""
@@ -243,8 +244,10 @@ class PerceptronForecaster:
         x = np.asarray(windows_, dtype=np.float64)
         if x.ndim == 1:
             x = x[None, :]
+        effect = None
         if self.calendar is not None:
-            times = cal.require_times(times, len(x), "target")
+            targets = self.calendar.targets(times, len(x), horizon)
+            effect, times = self.calendar.effect(targets), targets[:, 0]
         first = self.predict(x, times)
         w = self.window_size
         buffer = np.empty((x.shape[0], w + horizon))
@@ -252,7 +255,6 @@ class PerceptronForecaster:
         buffer[:, w] = first
         weights = self.weights
         offset = self.std * self.bias + self.mean
-        effect = None if self.calendar is None or horizon == 1 else self.calendar.ahead(times, horizon)
         for step in range(1, horizon):
             buffer[:, w + step] = (buffer[:, step : step + w] - self.mean) @ weights + offset
             if effect is not None:
@@ -260,11 +262,11 @@ class PerceptronForecaster:
         return buffer[:, w:]
 
     def forecast_last(
-        self, window: Sequence[float], horizon: int, time: float | None = None
+        self, window: Sequence[float], horizon: int, time: float | Sequence[float] | None = None
     ) -> tuple[list[float], list[float], list[float]]:
         """Forecasts and interval bounds after one window already checked (its length, finite
         values), as Python floats: the shape of a request. `time`: the first target's epoch
-        seconds, for a unit that reads the calendar. One step is one dot product, summed by
+        seconds, or every target's, for a unit that reads the calendar. One step is one dot product, summed by
         builtins on the window as a list (on a few dozen values numpy's cost per call is larger
         than the arithmetic); more steps go through `forecast_windows`."""
         weights = self._weights_list()
@@ -272,12 +274,14 @@ class PerceptronForecaster:
             mean = self.mean
             value = sum(map(mul, map(sub, window, repeat(mean)), weights)) + (self.std * self.bias + mean)
             if self.calendar is not None:
-                value += float(self.calendar.effect(cal.require_times(time, 1, "target"))[0])
+                first = time[0] if np.ndim(time) == 1 and len(time) else time
+                value += float(self.calendar.effect(cal.require_times(first, 1, "target"))[0])
             if self.intervals is None:
                 return [value], [value], [value]
             lower, upper = self.intervals.first
             return [value], [value + lower], [value + upper]
-        point = self.forecast_windows(np.asarray(window, dtype=np.float64)[None, :], horizon, time)
+        every = np.asarray(time, dtype=np.float64)[None, :] if np.ndim(time) == 1 else time
+        point = self.forecast_windows(np.asarray(window, dtype=np.float64)[None, :], horizon, every)
         lower, upper = self.bounds(point)
         return point[0].tolist(), lower[0].tolist(), upper[0].tolist()
 

@@ -13,6 +13,7 @@ from functools import cached_property
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from ml import calendar_inputs as cal
 from ml.errors import ForecastInputError
 
 DEFAULT_LEVEL = 0.9
@@ -84,12 +85,15 @@ def step_errors(
     """Errors (actual - forecast) of the recursive forecasts from every origin in values[start:]:
     one row per origin, column h-1 for h steps ahead, NaN past the end of the series. Steps stop
     where fewer than MIN_RESIDUALS_PER_STEP origins reach. With `times` (epoch seconds of
-    `values`), `forecast_windows` also gets each origin's time, for a model reading the calendar."""
+    `values`), `forecast_windows` also gets the time of each forecast, for a model reading the calendar."""
     holdout = len(values) - start
     steps = int(max(1, min(max_steps, holdout - MIN_RESIDUALS_PER_STEP + 1)))
     origins = np.arange(start, len(values))
     inputs = sliding_window_view(values, window_size)[origins - window_size]
-    predicted = forecast_windows(inputs, steps) if times is None else forecast_windows(inputs, steps, times[origins])
+    if times is None:
+        predicted = forecast_windows(inputs, steps)
+    else:
+        predicted = forecast_windows(inputs, steps, cal.known_ahead(times, origins, steps))
     targets = origins[:, None] + np.arange(steps)[None, :]
     valid = targets < len(values)
     actual = np.where(valid, values[np.minimum(targets, len(values) - 1)], np.nan)

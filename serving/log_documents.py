@@ -127,11 +127,11 @@ def _document(
 
 
 def _shadow_forecasts(
-    model: Any, windows: np.ndarray, horizon: int, first_targets: np.ndarray
+    model: Any, windows: np.ndarray, horizon: int, targets: np.ndarray | None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The challenger's point forecasts of `windows` and their bounds, in one vectorised call
-    (`first_targets`: epoch seconds of each window's first forecast, for a model reading the calendar)."""
-    point = model.forecast_windows(windows, horizon, first_targets if model.calendar is not None else None)
+    (`targets`: epoch seconds of each window's forecasts, for a model reading the calendar)."""
+    point = model.forecast_windows(windows, horizon, targets)
     return (point, *model.bounds(point))
 
 
@@ -155,8 +155,10 @@ def _shadow_columns(entries: list[tuple]) -> tuple[list[tuple], bytes, bytes, by
     ordered, points, lowers, uppers = [], [], [], []
     for horizon, group in by_horizon.items():
         windows = np.frombuffer(b"".join(entry[7] for entry in group), np.float64).reshape(len(group), w)
-        first_targets = np.array([entry[4][0] for entry in group], np.float64) / 1000.0
-        point, lower, upper = _shadow_forecasts(model, windows, horizon, first_targets)
+        targets = None
+        if model.calendar is not None:
+            targets = np.array([entry[4] for entry in group], np.float64) / 1000.0
+        point, lower, upper = _shadow_forecasts(model, windows, horizon, targets)
         ordered += group
         points.append(point.ravel())
         lowers.append(lower.ravel())

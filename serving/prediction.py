@@ -23,10 +23,11 @@ from serving.schemas import Point
 _MAX_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
 
 
-def _milliseconds(stamps: list[str | int | float]) -> list[float]:
-    """Epoch milliseconds of ISO-8601 strings or of numbers. Strings already seen are looked up:
-    a client sends mostly the points of its last request again, and every sensor on the same
-    clock the same timestamps; the others are parsed by numpy in one call, and remembered."""
+def _milliseconds(stamps: list[str | int | float], where: str = "data[{}].timestamp") -> list[float]:
+    """Epoch milliseconds of ISO-8601 strings or of numbers (`where` names the i-th in errors).
+    Strings already seen are looked up: a client sends mostly the points of its last request
+    again, and every sensor on the same clock the same timestamps; the others are parsed by numpy
+    in one call, and remembered."""
     if isinstance(stamps[0], str):
         try:
             return list(map(_PARSED.__getitem__, stamps))  # type: ignore[arg-type]
@@ -36,7 +37,7 @@ def _milliseconds(stamps: list[str | int | float]) -> list[float]:
             text = [s[:-1] if s[-1:] in ("Z", "z") else s for s in stamps]  # type: ignore[index]
             parsed = np.array(text, dtype="datetime64[ms]").view(np.int64).astype(np.float64).tolist()
         except (ValueError, TypeError, IndexError):
-            return _one_by_one(stamps)
+            return _one_by_one(stamps, where)
         if len(_PARSED) > _PARSED_KEPT:
             _PARSED.clear()
         _PARSED.update(zip(stamps, parsed))  # type: ignore[arg-type]
@@ -44,14 +45,14 @@ def _milliseconds(stamps: list[str | int | float]) -> list[float]:
     try:
         return list(map(float, stamps))
     except (ValueError, TypeError, OverflowError):
-        return _one_by_one(stamps)
+        return _one_by_one(stamps, where)
 
 
 _PARSED: dict[str, float] = {}
 _PARSED_KEPT = 50_000
 
 
-def _one_by_one(stamps: list[str | int | float]) -> list[float]:
+def _one_by_one(stamps: list[str | int | float], where: str) -> list[float]:
     """The slow path, only to say which timestamp is wrong."""
     out = []
     for i, stamp in enumerate(stamps):
@@ -60,14 +61,14 @@ def _one_by_one(stamps: list[str | int | float]) -> list[float]:
                 out.append(float(np.datetime64(stamp.rstrip("Zz") or "x", "ms").astype(np.int64)))
             except ValueError:
                 raise InvalidInput(
-                    f"data[{i}].timestamp {stamp[:40]!r} is not an ISO-8601 date-time such as 2024-01-01T00:00:00Z; "
+                    f"{where.format(i)} {stamp[:40]!r} is not an ISO-8601 date-time such as 2024-01-01T00:00:00Z; "
                     "send ISO-8601 strings or epoch milliseconds",
                 ) from None
         else:
             try:
                 out.append(float(stamp))
             except OverflowError:
-                raise InvalidInput(_BAD_EPOCH) from None
+                raise InvalidInput(f"{where.format(i)}: {_BAD_EPOCH.removeprefix('data: ')}") from None
     return out
 
 
@@ -203,15 +204,15 @@ def _stamp(milliseconds: int) -> str:
 
 
 def forecast(
-    model: PerceptronForecaster, values: list[float], horizon: int, time: float | None = None
+    model: PerceptronForecaster, values: list[float], horizon: int, times: list[float] | None = None
 ) -> tuple[list, list, list]:
-    """Point forecasts and interval bounds for the `horizon` steps after the last window (`time`:
-    the first's epoch seconds, see `first_target`)."""
-    return model.forecast_last(values[-model.window_size :], horizon, time)
+    """Point forecasts and interval bounds for the `horizon` steps after the last window (`times`:
+    their epoch seconds, see `target_times`)."""
+    return model.forecast_last(values[-model.window_size :], horizon, times)
 
 
-def first_target(model_name: str, model: PerceptronForecaster, target_ms: list[int] | None) -> float | None:
-    """Epoch seconds of the first forecast, which a model reading the calendar needs; None for the others."""
+def target_times(model_name: str, model: PerceptronForecaster, target_ms: list[int] | None) -> list[float] | None:
+    """Epoch seconds of the forecasts, which a model reading the calendar needs; None for the others."""
     if model.calendar is None:
         return None
     if target_ms is None:
@@ -219,7 +220,7 @@ def first_target(model_name: str, model: PerceptronForecaster, target_ms: list[i
             f"model {model_name} forecasts by the date (it reads the calendar): send at least two points with "
             "timestamps a step apart, so the date of the forecast is known"
         )
-    return target_ms[0] / 1000.0
+    return [ms / 1000.0 for ms in target_ms]
 
 
 def batch_targets(model_name: str, model: PerceptronForecaster, stamps: list | None, windows: int) -> np.ndarray | None:
@@ -234,7 +235,7 @@ def batch_targets(model_name: str, model: PerceptronForecaster, stamps: list | N
         )
     if len(stamps) not in (1, windows):
         raise InvalidInput(f"send one timestamp for all windows or one per window ({windows}), not {len(stamps)}")
-    seconds = np.array(_milliseconds(stamps)) / 1000.0
+    seconds = np.array(_milliseconds(stamps, "timestamps[{}]")) / 1000.0
     if not np.all(np.isfinite(seconds)) or np.any(np.abs(seconds) * 1000.0 > _MAX_MS):
         raise InvalidInput(_BAD_EPOCH.replace("data:", "timestamps:"))
     return np.broadcast_to(seconds, (windows,))

@@ -91,8 +91,8 @@ async def predict(request: Request) -> Response:
     prediction.check_window(served.name, model, len(values), body.window_size)
     step_seconds = (model.metadata or {}).get("step_seconds")
     stamps, target_ms = prediction.next_timestamps(times, steps, body.horizon, step_seconds)
-    time = prediction.first_target(served.name, model, target_ms)
-    point_list, lower_list, upper_list = prediction.forecast(model, values, body.horizon, time)
+    times = prediction.target_times(served.name, model, target_ms)
+    point_list, lower_list, upper_list = prediction.forecast(model, values, body.horizon, times)
     served.counter.inc()
     if target_ms is not None and state.log.enabled and state.store.models.get(served.name) is served:
         _log(state, request, served, series, target_ms, values, point_list, lower_list, upper_list)

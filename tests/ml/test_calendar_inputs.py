@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from ml import ForecastInputError, Hyperparameters, PerceptronForecaster, fit_many, model_format
-from ml.calendar_inputs import DAY, WEEK, YEAR, Calendar, features, max_harmonics, natural_periods
+from ml.calendar_inputs import DAY, WEEK, YEAR, Calendar, features, known_ahead, max_harmonics, natural_periods
 from ml.candidates import candidate_grid
 from ml.ensemble import combine
 from ml.evaluation import holdout_predictions
@@ -95,6 +95,32 @@ def test_recursive_forecasts_advance_the_date_by_the_step() -> None:
         stamp += model.calendar.step
     point, _, _ = model.forecast_last(list(window), 1, first)
     assert point[0] == pytest.approx(steps[0])
+
+
+def test_recursive_forecasts_take_each_steps_date_when_the_caller_knows_it() -> None:
+    """Calendar months are 28 to 31 days: twelve steps of the mean month drift off the month
+    starts, so a caller that knows the dates passes every step's."""
+    values, times = _monthly()
+    model = PerceptronForecaster(Hyperparameters(window_size=3, calendar_period=YEAR, calendar_harmonics=2))
+    model.fit(values, times=times)
+    window = values[-3:]
+    months = (np.datetime64("2020-01", "M") + np.arange(12)).astype("datetime64[s]").astype(np.int64).astype(float)
+    steps = model.forecast_windows(window, 12, months[None, :])[0]
+    buffer = list(window)
+    for stamp, expected in zip(months, steps, strict=True):
+        assert model.predict(np.array(buffer[-3:]), stamp)[0] == pytest.approx(expected)
+        buffer.append(expected)
+    by_step = model.forecast_windows(window, 12, months[0])[0]
+    assert by_step[0] == pytest.approx(steps[0]) and not np.allclose(by_step[1:], steps[1:])
+    assert model.forecast_last(list(window), 12, months.tolist())[0] == pytest.approx(steps.tolist())
+    with pytest.raises(ForecastInputError, match="1 x 12 finite epoch seconds"):
+        model.forecast_windows(window, 12, months[None, :11])
+
+
+def test_known_dates_ahead_are_the_series_own_then_the_mean_step() -> None:
+    times = np.array([0.0, 10.0, 30.0, 40.0])
+    ahead = known_ahead(times, np.array([1, 2]), 4)
+    np.testing.assert_allclose(ahead, [[10.0, 30.0, 40.0, 40.0 + 40 / 3], [30.0, 40.0, 40.0 + 40 / 3, 40.0 + 80 / 3]])
 
 
 def test_a_calendar_model_without_times_says_what_to_send() -> None:

@@ -3,6 +3,7 @@ forecasts from the points' timestamps, the batch route asks for them, and the sh
 
 import io
 import json
+from datetime import UTC, datetime
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from core import registry
 from core.settings import get_settings
 from core.training_config import TrainingConfig
+from ml.calendar_inputs import YEAR
 from pipelines.flows import train_series
 from serving.arrays import NPY
 from tests.ml.series_factory import ar
@@ -72,6 +74,8 @@ def test_the_batch_route_asks_a_calendar_model_for_the_forecasts_dates(dated) ->
     assert missing.status_code == 422 and "reads the calendar" in missing.json()["detail"]
     wrong = api.post("/predict/batch", json={"windows": windows.tolist(), "timestamps": [1, 2]})
     assert wrong.status_code == 422 and "one per window (50)" in wrong.json()["detail"]
+    unreadable = api.post("/predict/batch", json={"windows": windows.tolist(), "timestamps": ["soon"]})
+    assert unreadable.status_code == 422 and "timestamps[0] 'soon' is not an ISO-8601" in unreadable.json()["detail"]
     body = {"windows": windows.tolist(), "horizon": 2, "timestamps": (firsts * 1000).tolist()}
     answer = api.post("/predict/batch", content=json.dumps(body))
     assert answer.status_code == 200, answer.text
@@ -104,3 +108,35 @@ def test_the_mlflow_pyfunc_of_a_calendar_model_reads_a_timestamp_column(dated) -
     name = registry.client(get_settings()).search_registered_models()[0].name
     pyfunc = mlflow.pyfunc.load_model(f"models:/{name}@champion")
     np.testing.assert_allclose(np.asarray(pyfunc.predict(frame)).ravel(), model.predict(windows, firsts), rtol=1e-12)
+
+
+def test_monthly_forecasts_read_the_calendar_at_each_months_date(mongo_db, mlflow_store, make_client) -> None:
+    """Twelve recursive steps of a monthly calendar model are dated by calendar months, as the
+    answer's timestamps are, not by the mean month of 30.44 days."""
+    months = np.datetime64("2000-01", "M") + np.arange(240)
+    seconds = months.astype("datetime64[s]").astype(np.int64).astype(float)
+    phase = 2 * np.pi * (seconds % YEAR) / YEAR
+    values = 20 + 3 * np.sin(phase + 0.4) + 1.5 * np.cos(2 * phase) + ar(np.random.default_rng(2), 240, [0.5])
+    mongo_db["readings"].insert_many(
+        [
+            {"timestamp": datetime.fromtimestamp(t, UTC), "value": float(v), "additional_features": {"sensor_id": "s1"}}
+            for t, v in zip(seconds, values, strict=True)
+        ]
+    )
+    outcome = train_series(TrainingConfig(collection="readings", filter=FILTER, tune=True))
+    assert outcome["decision"] == "promoted", outcome
+    client = registry.client(get_settings())
+    model = registry.load_version(client, client.get_model_version(outcome["model_name"], outcome["version"]))
+    assert model.calendar is not None, "a fixed yearly shape should be learnt from the date"
+    w = model.window_size
+    points = [{"timestamp": int(t * 1000), "value": float(v)} for t, v in zip(seconds[-w:], values[-w:], strict=True)]
+    answer = make_client().post("/predict", json={"data": points, "horizon": 12})
+    assert answer.status_code == 200, answer.text
+    predictions = answer.json()["predictions"]
+    ahead = np.datetime64("2020-01", "M") + np.arange(12)
+    assert [p["timestamp"] for p in predictions] == [f"{month}-01T00:00:00Z" for month in ahead]
+    dates = ahead.astype("datetime64[s]").astype(np.int64).astype(float)
+    expected = model.forecast_windows(values[-w:], 12, dates[None, :])[0]
+    assert [p["value"] for p in predictions] == pytest.approx(expected.tolist(), rel=1e-12)
+    by_mean_month = model.forecast_windows(values[-w:], 12, dates[0])[0]
+    assert not np.allclose(expected, by_mean_month, rtol=1e-9, atol=0)
