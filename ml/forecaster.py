@@ -247,7 +247,8 @@ class PerceptronForecaster:
         effect = None
         if self.calendar is not None:
             targets = self.calendar.targets(times, len(x), horizon)
-            effect, times = self.calendar.effect(targets), targets[:, 0]
+            times = targets[:, 0]
+            effect = self.calendar.effect(targets[:, 1:]) if horizon > 1 else None
         first = self.predict(x, times)
         w = self.window_size
         buffer = np.empty((x.shape[0], w + horizon))
@@ -258,7 +259,7 @@ class PerceptronForecaster:
         for step in range(1, horizon):
             buffer[:, w + step] = (buffer[:, step : step + w] - self.mean) @ weights + offset
             if effect is not None:
-                buffer[:, w + step] += effect[:, step]
+                buffer[:, w + step] += effect[:, step - 1]
         return buffer[:, w:]
 
     def forecast_last(
@@ -266,9 +267,9 @@ class PerceptronForecaster:
     ) -> tuple[list[float], list[float], list[float]]:
         """Forecasts and interval bounds after one window already checked (its length, finite
         values), as Python floats: the shape of a request. `time`: the first target's epoch
-        seconds, or every target's, for a unit that reads the calendar. One step is one dot product, summed by
-        builtins on the window as a list (on a few dozen values numpy's cost per call is larger
-        than the arithmetic); more steps go through `forecast_windows`."""
+        seconds, or every target's, for a unit that reads the calendar. One step is one dot
+        product, summed by builtins on the window as a list (on a few dozen values numpy's cost per
+        call is larger than the arithmetic); more steps go through `forecast_windows`."""
         weights = self._weights_list()
         if horizon == 1:
             mean = self.mean
