@@ -13,6 +13,7 @@ forecasts the right phase whatever window a caller sends, and calendar months of
 keep the phase of the year.
 """
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -26,6 +27,8 @@ YEAR = 365.2425 * DAY
 MAX_HARMONICS = 3
 CYCLES_TO_LEARN = 2.0
 _NATURAL = (DAY, WEEK, YEAR)
+MONTH_STEPS = (1, 3, 12)
+_MONTH_DAYS = 28
 
 
 def features(times: np.ndarray, period: float, harmonics: int) -> np.ndarray:
@@ -80,17 +83,19 @@ def period_name(period: float) -> str:
 @dataclass(frozen=True)
 class Calendar:
     """The calendar part of a forecast: terms k of periods P (seconds) with their sine and
-    cosine coefficients in the series' raw units, and the `step` (seconds) between one forecast
-    and the next, which recursive forecasts advance the time by."""
+    cosine coefficients in the series' raw units, and how recursive forecasts advance the time:
+    by `months` calendar months when the training series was monthly, quarterly or yearly on
+    one day of the month (see `months_apart`), else by `step` seconds."""
 
     periods: np.ndarray
     orders: np.ndarray
     sin: np.ndarray
     cos: np.ndarray
     step: float
+    months: int = 0
 
     @classmethod
-    def of(cls, period: float, coefficients: np.ndarray, step: float) -> "Calendar":
+    def of(cls, period: float, coefficients: np.ndarray, step: float, months: int = 0) -> "Calendar":
         """From coefficients ordered as `features` makes its columns."""
         harmonics = len(coefficients) // 2
         return cls(
@@ -99,6 +104,7 @@ class Calendar:
             np.asarray(coefficients[0::2], dtype=np.float64),
             np.asarray(coefficients[1::2], dtype=np.float64),
             float(step),
+            int(months),
         )
 
     def effect(self, times: object) -> np.ndarray:
@@ -109,8 +115,8 @@ class Calendar:
 
     def targets(self, times: object, count: int, horizon: int) -> np.ndarray:
         """Epoch seconds of each of `horizon` recursive steps for `count` windows, shape (count,
-        horizon): given as such (a caller that knows the dates, e.g. calendar months), or from
-        each window's first target (or one for all) advancing by the calendar's step."""
+        horizon): given as such (a caller that knows the dates), or from each window's first
+        target (or one for all) advancing by the calendar's months or step."""
         t = np.asarray(times, dtype=np.float64) if times is not None else None
         if t is not None and t.ndim == 2:
             if t.shape != (count, horizon) or not np.all(np.isfinite(t)):
@@ -120,11 +126,20 @@ class Calendar:
                 )
             return t
         first = require_times(times, count, "target")
-        return first[:, None] + self.step * np.arange(horizon)
+        by_step = first[:, None] + self.step * np.arange(horizon)
+        if not self.months or horizon == 1:
+            return by_step
+        stamps = first.astype(np.int64).astype("datetime64[s]")
+        starts = stamps.astype("datetime64[M]")
+        offsets = stamps - starts.astype("datetime64[s]")
+        later = (starts[:, None] + self.months * np.arange(horizon)).astype("datetime64[s]") + offsets[:, None]
+        on_a_month_day = (offsets < np.timedelta64(_MONTH_DAYS, "D"))[:, None]
+        return np.where(on_a_month_day, later.astype(np.int64).astype(np.float64), by_step)
 
     def to_dict(self) -> dict:
         return {
             "step_seconds": self.step,
+            "step_months": self.months,
             "terms": [
                 {"period_seconds": float(p), "harmonic": int(k), "sin": float(a), "cos": float(b)}
                 for p, k, a, b in zip(self.periods, self.orders, self.sin, self.cos, strict=True)
@@ -139,11 +154,14 @@ class Calendar:
             raise ValueError("calendar.terms must be a non-empty list")
         rows = np.array([[t["period_seconds"], t["harmonic"], t["sin"], t["cos"]] for t in terms], dtype=np.float64)
         step = float(document["step_seconds"])
+        months = document.get("step_months", 0)
+        if isinstance(months, bool) or not isinstance(months, int) or months not in MONTH_STEPS + (0,):
+            raise ValueError(f"calendar.step_months must be one of 0, {', '.join(map(str, MONTH_STEPS))}")
         if not np.all(np.isfinite(rows)) or not np.isfinite(step) or step <= 0 or np.any(rows[:, 0] <= 0):
             raise ValueError("calendar periods and step must be positive and every coefficient finite")
         if np.any(rows[:, 1] < 1) or np.any(rows[:, 1] != np.round(rows[:, 1])):
             raise ValueError("calendar harmonics must be whole numbers >= 1")
-        return cls(rows[:, 0], rows[:, 1].astype(int), rows[:, 2], rows[:, 3], step)
+        return cls(rows[:, 0], rows[:, 1].astype(int), rows[:, 2], rows[:, 3], step, months)
 
 
 def combine(calendars: Sequence[Calendar | None], shares: Sequence[float]) -> Calendar | None:
@@ -163,7 +181,38 @@ def combine(calendars: Sequence[Calendar | None], shares: Sequence[float]) -> Ca
         coefficients[:, 0],
         coefficients[:, 1],
         present[0][0].step,
+        present[0][0].months,
     )
+
+
+def months_apart(times: np.ndarray) -> int:
+    """1, 3 or 12 when `times` (epoch seconds) fall on one day (up to the 28th) and time of
+    their month and that many calendar months apart: monthly, quarterly and yearly series, whose
+    next dates are months later, not a mean step (31 days from 1 February is 4 March). 0 otherwise."""
+    t = np.asarray(times, dtype=np.float64)
+    if len(t) < 2:
+        return 0
+    days = float(t[-1] - t[0]) / (len(t) - 1) / DAY
+    if not any(28 * k <= days <= 31 * k for k in MONTH_STEPS):
+        return 0
+    return _months_apart(t.tobytes())
+
+
+@functools.lru_cache(maxsize=32)
+def _months_apart(packed: bytes) -> int:
+    """`months_apart` of epoch seconds packed as float64: every candidate of a search asks it
+    of the same few training series, and the calendar arithmetic is the slow part."""
+    t = np.frombuffer(packed)
+    if not np.all(t == np.round(t)):
+        return 0
+    stamps = t.astype(np.int64).astype("datetime64[s]")
+    starts = stamps.astype("datetime64[M]")
+    offsets = stamps - starts.astype("datetime64[s]")
+    if np.any(offsets != offsets[0]) or offsets[0] >= np.timedelta64(_MONTH_DAYS, "D"):
+        return 0
+    apart = np.diff(starts.astype(np.int64))
+    months = int(apart[0])
+    return months if months in MONTH_STEPS and np.all(apart == months) else 0
 
 
 def known_ahead(times: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:

@@ -38,6 +38,7 @@ class Problem:
     scale: tuple[float, float]
     raw_scale: tuple[float, float]
     step: float = 0.0
+    months: int = 0
 
     def exact(self) -> np.ndarray:
         """The least-squares optimum (minimum norm when the inputs are collinear)."""
@@ -67,7 +68,7 @@ class Problem:
         if not hp.calendar_harmonics:
             return None
         coefficients = self.scale[1] * theta[len(self.lags) : -1]
-        return cal.Calendar.of(hp.calendar_period, coefficients, self.step)
+        return cal.Calendar.of(hp.calendar_period, coefficients, self.step, self.months)
 
 
 def problem(
@@ -90,19 +91,20 @@ def problem(
     lags = diff.input_lags(hp.window_size, hp.season_length, hp.seasonal_lags)
     span = int(lags[-1])
     columns = None if len(lags) == span else span - lags[::-1]
-    targets, step = None, 0.0
+    targets, step, months = None, 0.0, 0
     if hp.calendar_harmonics:
         clock = cal.require_times(times, len(values), "training series'")
         # The target of the first window on the differenced series is raw point order + span.
         targets = (clock[len(values) - len(transformed) + span :], hp.calendar_period, hp.calendar_harmonics)
         step = float(clock[-1] - clock[0]) / max(1, len(clock) - 1)
+        months = cal.months_apart(clock)
     gram, moment, target_power, n = _second_moments(z, span, columns, targets)
     if transformed is values:
         raw_scales.setdefault(id(values), (mean, std))
     elif id(values) not in raw_scales:
         raw_scales[id(values)] = _standardise(values)[1:]
     raw_scale = raw_scales[id(values)]
-    return Problem(hp, gram, moment, target_power, n, lags, (mean, std), raw_scale, step)
+    return Problem(hp, gram, moment, target_power, n, lags, (mean, std), raw_scale, step, months)
 
 
 def _second_moments(

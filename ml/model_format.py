@@ -9,9 +9,10 @@ forecast itself still needs only the effective weights, bias and scaler, as in v
 still loads (as a single plain unit).
 
 Version 3 adds `calendar`: the sine and cosine terms (period, harmonic, coefficients in raw
-units) a unit that reads the calendar adds to its forecasts, and the step between forecasts;
-null for the others, and members record `calendar_period` and `calendar_harmonics`. Versions 1
-and 2 still load (no calendar).
+units) a unit that reads the calendar adds to its forecasts, and the step between forecasts
+(`step_seconds`, and `step_months` for a monthly, quarterly or yearly series, absent in files
+written before it); null for the others, and members record `calendar_period` and
+`calendar_harmonics`. Versions 1 and 2 still load (no calendar).
 """
 
 import json

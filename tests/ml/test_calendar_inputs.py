@@ -7,7 +7,17 @@ import numpy as np
 import pytest
 
 from ml import ForecastInputError, Hyperparameters, PerceptronForecaster, fit_many, model_format
-from ml.calendar_inputs import DAY, WEEK, YEAR, Calendar, features, known_ahead, max_harmonics, natural_periods
+from ml.calendar_inputs import (
+    DAY,
+    WEEK,
+    YEAR,
+    Calendar,
+    features,
+    known_ahead,
+    max_harmonics,
+    months_apart,
+    natural_periods,
+)
 from ml.candidates import candidate_grid
 from ml.ensemble import combine
 from ml.evaluation import holdout_predictions
@@ -81,10 +91,11 @@ def test_the_calendar_beats_the_same_window_without_it_on_a_fixed_yearly_shape()
 
 
 def test_recursive_forecasts_advance_the_date_by_the_step() -> None:
-    values, times = _monthly()
+    values, _ = _monthly()
+    times = START + MONTH * np.arange(len(values))  # twelve a year, not on a day of the month
     model = PerceptronForecaster(Hyperparameters(window_size=3, calendar_period=YEAR, calendar_harmonics=2))
     model.fit(values, times=times)
-    assert model.calendar.step == pytest.approx((times[-1] - times[0]) / (len(times) - 1))
+    assert model.calendar.step == pytest.approx(MONTH) and model.calendar.months == 0
     window = values[-3:]
     first = times[-1] + model.calendar.step
     steps = model.forecast_windows(window, 4, first)[0]
@@ -97,24 +108,47 @@ def test_recursive_forecasts_advance_the_date_by_the_step() -> None:
     assert point[0] == pytest.approx(steps[0])
 
 
-def test_recursive_forecasts_take_each_steps_date_when_the_caller_knows_it() -> None:
-    """Calendar months are 28 to 31 days: twelve steps of the mean month drift off the month
-    starts, so a caller that knows the dates passes every step's."""
+def _month_starts(first: str, count: int, months: int = 1) -> np.ndarray:
+    starts = np.datetime64(first, "M") + months * np.arange(count)
+    return starts.astype("datetime64[s]").astype(np.int64).astype(float)
+
+
+def test_a_monthly_calendar_steps_by_calendar_months_and_takes_dates_a_caller_knows() -> None:
+    """Calendar months are 28 to 31 days: twelve steps of the mean month drift a week off the
+    month starts. A model trained on month starts steps by months; any caller may pass every
+    step's date instead."""
     values, times = _monthly()
     model = PerceptronForecaster(Hyperparameters(window_size=3, calendar_period=YEAR, calendar_harmonics=2))
     model.fit(values, times=times)
+    assert model.calendar.months == 1
     window = values[-3:]
-    months = (np.datetime64("2020-01", "M") + np.arange(12)).astype("datetime64[s]").astype(np.int64).astype(float)
+    months = _month_starts("2020-01", 12)
     steps = model.forecast_windows(window, 12, months[None, :])[0]
     buffer = list(window)
     for stamp, expected in zip(months, steps, strict=True):
         assert model.predict(np.array(buffer[-3:]), stamp)[0] == pytest.approx(expected)
         buffer.append(expected)
-    by_step = model.forecast_windows(window, 12, months[0])[0]
+    np.testing.assert_allclose(model.forecast_windows(window, 12, months[0])[0], steps, rtol=1e-12)
+    mean_month = months[0] + model.calendar.step * np.arange(12)
+    by_step = model.forecast_windows(window, 12, mean_month[None, :])[0]
     assert by_step[0] == pytest.approx(steps[0]) and not np.allclose(by_step[1:], steps[1:])
     assert model.forecast_last(list(window), 12, months.tolist())[0] == pytest.approx(steps.tolist())
     with pytest.raises(ForecastInputError, match="1 x 12 finite epoch seconds"):
         model.forecast_windows(window, 12, months[None, :11])
+    # A first date past the 28th has no same day in every month: the mean step.
+    late = months[0] + 30 * DAY
+    np.testing.assert_allclose(model.calendar.targets(late, 1, 3)[0], late + model.calendar.step * np.arange(3))
+
+
+def test_which_series_step_by_calendar_months() -> None:
+    assert months_apart(_month_starts("2001-01", 24)) == 1
+    assert months_apart(_month_starts("2001-01", 12, 3) + 12 * 3600) == 3  # noon on the first of a quarter
+    assert months_apart(_month_starts("1901-01", 30, 12)) == 12
+    assert months_apart(START + 30 * DAY * np.arange(24)) == 0  # every 30 days
+    month_ends = _month_starts("2001-02", 24) - DAY
+    assert months_apart(month_ends) == 0  # the 31st, 28th, 31st, 30th...
+    assert months_apart(START + 3600 * np.arange(100)) == 0
+    assert months_apart(np.delete(_month_starts("2001-01", 24), 5)) == 0  # a missing month
 
 
 def test_known_dates_ahead_are_the_series_own_then_the_mean_step() -> None:
@@ -146,6 +180,7 @@ def test_saved_and_combined_calendar_models_forecast_the_same() -> None:
     stamps = times[5:]
     loaded = model_format.loads(model_format.dumps(dated))
     np.testing.assert_array_equal(loaded.predict(windows[:, -2:], stamps), dated.predict(windows[:, -2:], stamps))
+    assert loaded.calendar.months == dated.calendar.months == 1
     assert loaded.structure[0].calendar_harmonics == 3 and loaded.structure[0].calendar_period == YEAR
     both = combine([dated, plain], [0.25, 0.75])
     expected = 0.25 * dated.predict(windows[:, -2:], stamps) + 0.75 * plain.predict(windows)
@@ -165,6 +200,12 @@ def test_a_model_file_whose_calendar_and_members_disagree_is_refused() -> None:
     document["calendar"]["terms"][0]["sin"] = "x"
     with pytest.raises(model_format.ModelFormatError, match="calendar is malformed"):
         model_format.from_dict(document)
+    document = model_format.to_dict(model)
+    document["calendar"]["step_months"] = 2
+    with pytest.raises(model_format.ModelFormatError, match="step_months must be one of 0, 1, 3, 12"):
+        model_format.from_dict(document)
+    del document["calendar"]["step_months"]  # written before it: the mean step
+    assert model_format.from_dict(document).calendar.months == 0
 
 
 def test_selection_offers_the_calendar_only_with_timestamps_and_picks_it_when_it_pays() -> None:

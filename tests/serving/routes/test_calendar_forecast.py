@@ -112,7 +112,7 @@ def test_the_mlflow_pyfunc_of_a_calendar_model_reads_a_timestamp_column(dated) -
 
 def test_monthly_forecasts_read_the_calendar_at_each_months_date(mongo_db, mlflow_store, make_client) -> None:
     """Twelve recursive steps of a monthly calendar model are dated by calendar months, as the
-    answer's timestamps are, not by the mean month of 30.44 days."""
+    answer's timestamps are, not by the mean month of 30.44 days; from `/predict` and the batch route."""
     months = np.datetime64("2000-01", "M") + np.arange(240)
     seconds = months.astype("datetime64[s]").astype(np.int64).astype(float)
     phase = 2 * np.pi * (seconds % YEAR) / YEAR
@@ -138,5 +138,11 @@ def test_monthly_forecasts_read_the_calendar_at_each_months_date(mongo_db, mlflo
     dates = ahead.astype("datetime64[s]").astype(np.int64).astype(float)
     expected = model.forecast_windows(values[-w:], 12, dates[None, :])[0]
     assert [p["value"] for p in predictions] == pytest.approx(expected.tolist(), rel=1e-12)
-    by_mean_month = model.forecast_windows(values[-w:], 12, dates[0])[0]
+    mean_month = dates[0] + model.calendar.step * np.arange(12)
+    by_mean_month = model.forecast_windows(values[-w:], 12, mean_month[None, :])[0]
     assert not np.allclose(expected, by_mean_month, rtol=1e-9, atol=0)
+    # The batch route gets only the first date; the model steps by months from it.
+    body = {"windows": [values[-w:].tolist()], "horizon": 12, "timestamps": ["2020-01-01T00:00:00Z"]}
+    batch = make_client().post("/predict/batch", json=body)
+    assert batch.status_code == 200, batch.text
+    assert batch.json()["predictions"][0] == pytest.approx(expected.tolist(), rel=1e-12)
