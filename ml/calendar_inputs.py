@@ -27,7 +27,8 @@ YEAR = 365.2425 * DAY
 MAX_HARMONICS = 3
 CYCLES_TO_LEARN = 2.0
 _NATURAL = (DAY, WEEK, YEAR)
-MONTH_STEPS = (1, 3, 12)
+MONTH_BANDS = ((28.0, 31.0, 1), (89.0, 92.0, 3), (365.0, 366.0, 12))  # days apart, calendar months
+MONTH_STEPS = tuple(months for _, _, months in MONTH_BANDS)
 _MONTH_DAYS = 28
 
 
@@ -130,11 +131,9 @@ class Calendar:
         if not self.months or horizon == 1:
             return by_step
         stamps = first.astype(np.int64).astype("datetime64[s]")
-        starts = stamps.astype("datetime64[M]")
-        offsets = stamps - starts.astype("datetime64[s]")
-        later = (starts[:, None] + self.months * np.arange(horizon)).astype("datetime64[s]") + offsets[:, None]
-        on_a_month_day = (offsets < np.timedelta64(_MONTH_DAYS, "D"))[:, None]
-        return np.where(on_a_month_day, later.astype(np.int64).astype(np.float64), by_step)
+        later = months_later(stamps, self.months, np.arange(horizon)).astype(np.int64).astype(np.float64)
+        on_a_month_day = (stamps - stamps.astype("datetime64[M]") < np.timedelta64(_MONTH_DAYS, "D"))[:, None]
+        return np.where(on_a_month_day, later, by_step)
 
     def to_dict(self) -> dict:
         return {
@@ -185,6 +184,19 @@ def combine(calendars: Sequence[Calendar | None], shares: Sequence[float]) -> Ca
     )
 
 
+def months_per_step(days: float) -> int:
+    """The calendar months a step of `days` may be (1, 3 or 12), or 0 for none."""
+    return next((months for low, high, months in MONTH_BANDS if low <= days <= high), 0)
+
+
+def months_later(stamps: np.ndarray, months: int, steps: np.ndarray) -> np.ndarray:
+    """Each datetime64 of `stamps` moved by `months` x each of `steps` calendar months, at the
+    same day and time of its month: shape (len(stamps), len(steps)), in the stamps' unit."""
+    starts = stamps.astype("datetime64[M]")
+    offsets = stamps - starts.astype(stamps.dtype)
+    return (starts[:, None] + months * steps).astype(stamps.dtype) + offsets[:, None]
+
+
 def months_apart(times: np.ndarray) -> int:
     """1, 3 or 12 when `times` (epoch seconds) fall on one day (up to the 28th) and time of
     their month and that many calendar months apart: monthly, quarterly and yearly series, whose
@@ -192,8 +204,7 @@ def months_apart(times: np.ndarray) -> int:
     t = np.asarray(times, dtype=np.float64)
     if len(t) < 2:
         return 0
-    days = float(t[-1] - t[0]) / (len(t) - 1) / DAY
-    if not any(28 * k <= days <= 31 * k for k in MONTH_STEPS):
+    if not months_per_step(float(t[-1] - t[0]) / (len(t) - 1) / DAY):
         return 0
     return _months_apart(t.tobytes())
 

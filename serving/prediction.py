@@ -15,6 +15,7 @@ from operator import sub
 import numpy as np
 
 from core.errors import InvalidInput
+from ml import calendar_inputs as cal
 from ml import sampling
 from ml.forecaster import PerceptronForecaster
 from ml.sampling import GAP_RATIO
@@ -68,7 +69,7 @@ def _one_by_one(stamps: list[str | int | float], where: str) -> list[float]:
             try:
                 out.append(float(stamp))
             except OverflowError:
-                raise InvalidInput(f"{where.format(i)}: {_BAD_EPOCH.removeprefix('data: ')}") from None
+                raise InvalidInput(f"{where.format(i)}: {_EPOCH_RANGE}") from None
     return out
 
 
@@ -108,7 +109,8 @@ def _sorted(times: list[float], values: list[float]) -> tuple[list[float], list[
     return stamps.tolist(), np.array(values)[order].tolist(), steps.tolist()
 
 
-_BAD_EPOCH = "data: a numeric timestamp must be epoch milliseconds between years 1 and 9999"
+_EPOCH_RANGE = "a numeric timestamp must be epoch milliseconds between years 1 and 9999"
+_BAD_EPOCH = f"data: {_EPOCH_RANGE}"
 
 
 def _iso(milliseconds: float) -> str:
@@ -160,8 +162,7 @@ def next_timestamps(
 
 
 _DAY_MS = 86_400_000.0
-_MONTHS_PER_STEP = ((28.0, 31.0, 1), (89.0, 92.0, 3), (365.0, 366.0, 12))  # days apart, months
-_MONTHLY_LOW, _MONTHLY_HIGH = _MONTHS_PER_STEP[0][0] * _DAY_MS, _MONTHS_PER_STEP[-1][1] * _DAY_MS
+_MONTHLY_LOW, _MONTHLY_HIGH = cal.MONTH_BANDS[0][0] * _DAY_MS, cal.MONTH_BANDS[-1][1] * _DAY_MS
 
 
 def _by_calendar_month(
@@ -170,17 +171,14 @@ def _by_calendar_month(
     """Monthly, quarterly and yearly points fall on the same day and time of their month, so
     their next timestamps are months later, not multiples of a median step (31 days from 1
     February is 4 March). None when the points are not on one day and time of the month."""
-    days = step / _DAY_MS
-    months = next((m for low, high, m in _MONTHS_PER_STEP if low <= days <= high), None)
-    if months is None or len(times) < 2:
+    months = cal.months_per_step(step / _DAY_MS)
+    if not months or len(times) < 2:
         return None
     recent = np.array(times[-3:]).astype(np.int64).astype("datetime64[ms]")
-    starts = recent.astype("datetime64[M]")
-    offsets = recent - starts.astype("datetime64[ms]")
+    offsets = recent - recent.astype("datetime64[M]").astype("datetime64[ms]")
     if (offsets != offsets[-1]).any():
         return None
-    future = (starts[-1] + months * np.arange(1, horizon + 1)).astype("datetime64[ms]") + offsets[-1]
-    milliseconds = future.astype(np.int64)
+    milliseconds = cal.months_later(recent[-1:], months, np.arange(1, horizon + 1))[0].astype(np.int64)
     if milliseconds[-1] > _MAX_MS:
         return [None] * horizon, None
     return [_stamp(int(ms)) for ms in milliseconds], milliseconds.tolist()
@@ -237,7 +235,7 @@ def batch_targets(model_name: str, model: PerceptronForecaster, stamps: list | N
         raise InvalidInput(f"send one timestamp for all windows or one per window ({windows}), not {len(stamps)}")
     seconds = np.array(_milliseconds(stamps, "timestamps[{}]")) / 1000.0
     if not np.all(np.isfinite(seconds)) or np.any(np.abs(seconds) * 1000.0 > _MAX_MS):
-        raise InvalidInput(_BAD_EPOCH.replace("data:", "timestamps:"))
+        raise InvalidInput(f"timestamps: {_EPOCH_RANGE}")
     return np.broadcast_to(seconds, (windows,))
 
 
