@@ -35,6 +35,7 @@ from ml import calendar_inputs as cal
 from ml.ensemble import refit
 from ml.errors import ForecastInputError
 from ml.evaluation import scored
+from ml.exact_backtest import one_step_errors
 from ml.forecaster import Hyperparameters, PerceptronForecaster, fit_many
 from ml.intervals import DEFAULT_LEVEL, calibrate
 from ml.metrics import naive_scale
@@ -46,6 +47,7 @@ MAX_TEST_SHARE = 0.4
 MIN_TRAIN = 20
 MAX_BLOCK = 2_000
 MAX_STEPS = 48
+_OWN = ("mae", "mse", "rmse", "mase")
 
 FitFunction = Callable[[np.ndarray], PerceptronForecaster]
 
@@ -180,6 +182,8 @@ def backtest_many(
     series = as_series(values)
     plan = plan or plan_folds(len(series), season_length)
     _check_plan(plan, series)
+    if solver == "exact" and min(plan.horizon, MAX_STEPS if max_steps is None else max_steps) == 1:
+        return _exact_one_step(hps, series, plan, season_length, times)
     trains = [series[:origin] for origin in plan.origins]
     clocks = [None if times is None else times[:origin] for origin in plan.origins]
     started = time.perf_counter()
@@ -198,6 +202,71 @@ def backtest_many(
         share = elapsed * sum(work[i * plan.folds : (i + 1) * plan.folds]) / max(1, sum(work))
         results.append(_score(models, series, plan, season_length, max_steps, share, reference, times))
     return results
+
+
+def _exact_one_step(
+    hps: Sequence[Hyperparameters],
+    series: np.ndarray,
+    plan: FoldPlan,
+    season_length: int,
+    times: np.ndarray | None,
+) -> list[BacktestResult]:
+    """`backtest_many` for exact one-step scores: every fold of a candidate at once
+    (`exact_backtest`), all candidates scored in arrays. The same results as the general path
+    up to rounding, without fitted models to return."""
+    started = time.perf_counter()
+    errors = one_step_errors(hps, series, plan.origins, plan.horizon, times)
+    elapsed = time.perf_counter() - started
+    reference = _baselines(series, plan, season_length)
+    scales = np.array([scale for scale, _ in reference])
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):  # as in metrics: inf is a score
+        squared = errors * errors
+        mae, mse = np.abs(errors).mean(axis=2), squared.mean(axis=2)
+        mase = np.where(np.isfinite(scales) & (scales != 0.0), mae / scales, np.nan)
+    table = np.stack([mae, mse, np.sqrt(mse), mase], axis=2)  # candidate, fold, metric
+    means, spreads = table.mean(axis=1).tolist(), table.std(axis=1).tolist()
+    per_fold = table.tolist()
+    step_mae = np.abs(errors).mean(axis=(1, 2)).tolist()
+    step_mse = squared.mean(axis=(1, 2)).tolist()
+    baseline_summary = _summary([metrics for _, metrics in reference])
+    actual = series[plan.first_origin :]
+    predicted = actual - errors.reshape(len(hps), -1)
+    sizes = [hp.parameters for hp in hps]
+    results = []
+    for i, size in enumerate(sizes):
+        summary = {}
+        for name, mean, spread in zip(_OWN, means[i], spreads[i], strict=True):
+            summary[f"{name}_mean"], summary[f"{name}_std"] = mean, spread
+        summary.update(baseline_summary)
+        results.append(
+            BacktestResult(
+                plan=plan,
+                folds=tuple(
+                    {**dict(zip(_OWN, fold, strict=True)), **metrics}
+                    for fold, (_, metrics) in zip(per_fold[i], reference, strict=True)
+                ),
+                summary=summary,
+                steps={
+                    "mae": np.array([step_mae[i]]),
+                    "rmse": np.sqrt([step_mse[i]]),
+                    "count": np.array([float(errors[i].size)]),
+                },
+                predicted=predicted[i],
+                actual=actual.copy(),
+                fit_seconds=elapsed * size / sum(sizes),
+            )
+        )
+    return results
+
+
+def _summary(folds: Sequence[dict[str, float]]) -> dict[str, float]:
+    """`<name>_mean` and `<name>_std` across folds of every metric all folds have."""
+    names = [name for name in folds[0] if all(name in fold for fold in folds)]
+    table = np.array([[fold[name] for name in names] for fold in folds])
+    summary = {}
+    for name, mean, spread in zip(names, table.mean(axis=0), table.std(axis=0), strict=True):
+        summary[f"{name}_mean"], summary[f"{name}_std"] = float(mean), float(spread)
+    return summary
 
 
 def backtest_refits(
@@ -300,15 +369,10 @@ def _score(
     }
     if len(inside) == len(models):
         by_step["coverage"] = np.nanmean(np.vstack(inside), axis=0)
-    names = [name for name in folds[0] if all(name in fold for fold in folds)]
-    table = np.array([[fold[name] for name in names] for fold in folds])
-    summary = {}
-    for name, mean, spread in zip(names, table.mean(axis=0), table.std(axis=0), strict=True):
-        summary[f"{name}_mean"], summary[f"{name}_std"] = float(mean), float(spread)
     return BacktestResult(
         plan=plan,
         folds=tuple(folds),
-        summary=summary,
+        summary=_summary(folds),
         steps=by_step,
         predicted=np.concatenate(predicted_blocks),
         actual=series[plan.origins[0] : plan.origins[-1] + block].copy(),

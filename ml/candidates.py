@@ -49,7 +49,7 @@ def candidate_grid(
     base = base or Hyperparameters()
     descent = base.descent
     seasons = candidate_seasons(step_seconds, n_points)
-    found: list[Hyperparameters] = []
+    found: dict[Hyperparameters, None] = {}  # insertion-ordered set
 
     def add(
         window: int,
@@ -70,7 +70,7 @@ def candidate_grid(
             **descent,
         )
         if hp not in found and feasible(hp, n_points, samples):
-            found.append(hp)
+            found[hp] = None
 
     add(fixed_window(n_points, default_window), "none", samples=1)
     for differencing in ("none", "first", "second"):
@@ -93,8 +93,11 @@ def candidate_grid(
             for differencing in ("none", "first"):
                 for window in CALENDAR_WINDOWS:
                     add(window, differencing, period=period, harmonics=cal.max_harmonics(period, step_seconds))
-    default, rest = found[:1], sorted(found[1:], key=_size)
-    return (default + rest)[: max(1, max_candidates)]
+    if not found:
+        return []
+    default, *rest = found
+    rest.sort(key=_size)
+    return [default, *rest][: max(1, max_candidates)]
 
 
 def _size(hp: Hyperparameters) -> tuple[int, int]:

@@ -4,8 +4,11 @@ Plain gradient descent with a fixed small step (the original system's 100 epochs
 far from the optimum on the strongly correlated inputs a sliding window makes, and a larger step
 diverges. So the step is scaled by the largest curvature of the loss (the step that cannot
 diverge), Nesterov momentum with adaptive restart carries it through the ill-conditioned
-directions, and early stopping ends training once the loss stops improving. Many units descend
-at once, vectorised, each taking the steps it would take alone.
+directions, and training stops as soon as the loss is provably within `tolerance` of its
+optimum (the gradient bounds the gap: θ'Gθ - 2h'θ exceeds its minimum by at most
+|Gθ - h|² / λ_min(G)), or, where G is too ill-conditioned for that bound to bite, once the loss
+stops improving for `patience` epochs. Many units descend at once, vectorised, each taking the
+steps it would take alone.
 """
 
 import functools
@@ -41,11 +44,13 @@ def nesterov(
     gram = np.zeros((b, size, size))
     moment = np.zeros((b, size))
     start = np.zeros((b, size))
+    smallest, largest = np.empty(b), np.empty(b)
     for i, (g, h, hp) in enumerate(zip(grams, moments, hps, strict=True)):
         gram[i, : sizes[i], : sizes[i]], moment[i, : sizes[i]] = g, h
         start[i, : sizes[i] - 1] = np.random.default_rng(hp.seed).normal(0.0, 0.01, sizes[i] - 1)
+        smallest[i], largest[i] = _curvatures(g)
     power = np.asarray(target_powers, dtype=np.float64)
-    step = np.array([hp.learning_rate for hp in hps]) / np.linalg.eigvalsh(gram)[:, -1]
+    step = np.array([hp.learning_rate for hp in hps]) / largest
     patience = np.array([hp.patience for hp in hps])
     tolerance = np.array([hp.tolerance for hp in hps])
     max_epochs = np.array([hp.epochs for hp in hps])
@@ -85,7 +90,7 @@ def nesterov(
             )
             histories[unit].append(tail)
             break
-        g, h, c, lr = gram[live], moment[live], power[live], step[live][:, None]
+        g, h, c, lr, least = gram[live], moment[live], power[live], step[live][:, None], smallest[live]
         h2, tol, wait, limit = 2.0 * h, tolerance[live], patience[live], max_epochs[live]
         first_limit = int(limit.min())
         history = np.empty((len(live), int(limit.max()) - epoch))
@@ -93,13 +98,15 @@ def nesterov(
         report = progress is not None and live[0] == 0
         while True:
             candidate = look_ahead - lr * (_times(g, look_ahead) - h)
-            value = _loss(candidate, _times(g, candidate), h2, c)
+            g_candidate = _times(g, candidate)
+            value = _loss(candidate, g_candidate, h2, c)
             over = value > current
             if over.any():
                 # Momentum overshot: restart it from a plain gradient step (O'Donoghue & Candès).
                 t, gt = theta[over], g[over]
                 candidate[over] = t - lr[over] * (_times(gt, t) - h[over])
-                value[over] = _loss(candidate[over], _times(gt, candidate[over]), h2[over], c[over])
+                g_candidate[over] = _times(gt, candidate[over])
+                value[over] = _loss(candidate[over], g_candidate[over], h2[over], c[over])
                 since[over] = 0
             look_ahead = candidate + coefficients[since][:, None] * (candidate - theta)
             since += 1
@@ -114,7 +121,10 @@ def nesterov(
                 best = np.where(improved, current, best)
                 stalled[improved] = -1
             stalled += 1
-            done = stalled >= wait
+            residual = g_candidate - h
+            # The gap to the optimum, |r|² / λ_min, within tolerance (never when λ_min is 0).
+            certified = np.einsum("bi,bi->b", residual, residual) <= tol * np.maximum(np.abs(current), 1e-12) * least
+            done = (stalled >= wait) | certified
             if epoch >= first_limit:
                 done |= epoch >= limit
             if done.any():
@@ -157,16 +167,17 @@ def _nesterov_one(
     """The same descent for a single unit, on plain floats; from the start, or from the state
     `resume` = (θ, look-ahead, momentum, loss, best loss, epochs stalled, epoch) the batched
     loop left it in. Returns θ and the losses of the epochs run here."""
-    largest_curvature = float(np.linalg.eigvalsh(gram)[-1])
-    step = hp.learning_rate / largest_curvature
+    smallest, largest = _curvatures(gram)
+    step = hp.learning_rate / largest
+    twice_moment = 2.0 * moment
 
-    def loss(t: np.ndarray) -> float:
-        return float(t @ gram @ t - 2.0 * moment @ t + target_power)
+    def loss(t: np.ndarray, g_t: np.ndarray) -> float:
+        return float(t @ (g_t - twice_moment) + target_power)
 
     if resume is None:
         rng = np.random.default_rng(hp.seed)
         theta = np.concatenate([rng.normal(0.0, 0.01, len(moment) - 1), [0.0]])
-        look_ahead, momentum, current, stalled, epoch = theta.copy(), 1.0, loss(theta), 0, 0
+        look_ahead, momentum, current, stalled, epoch = theta.copy(), 1.0, loss(theta, gram @ theta), 0, 0
         best = current
     else:
         theta, look_ahead, momentum, current, best, stalled, epoch = resume
@@ -175,10 +186,12 @@ def _nesterov_one(
     history = np.empty(hp.epochs)
     while epoch < hp.epochs:
         candidate = look_ahead - step * (gram @ look_ahead - moment)
-        value = loss(candidate)
+        g_candidate = gram @ candidate
+        value = loss(candidate, g_candidate)
         if value > current:
             candidate = theta - step * (gram @ theta - moment)
-            value = loss(candidate)
+            g_candidate = gram @ candidate
+            value = loss(candidate, g_candidate)
             momentum = 1.0
         next_momentum = (1.0 + np.sqrt(1.0 + 4.0 * momentum * momentum)) / 2.0
         look_ahead = candidate + ((momentum - 1.0) / next_momentum) * (candidate - theta)
@@ -196,9 +209,19 @@ def _nesterov_one(
                 break
         if not np.isfinite(current):
             break
+        residual = g_candidate - moment
+        if residual @ residual <= hp.tolerance * max(abs(current), 1e-12) * smallest:
+            break
     if progress is not None and epoch % progress_every != 0:
         progress(epoch, history[epoch - 1])
     return theta, history[first:epoch]
+
+
+def _curvatures(gram: np.ndarray) -> tuple[float, float]:
+    """The smallest and largest eigenvalues of G: the bound's and the step's curvatures. The
+    smallest is 0 when the inputs are collinear (no bound: training ends by patience)."""
+    eigenvalues = np.linalg.eigvalsh(gram)
+    return max(float(eigenvalues[0]), 0.0), float(eigenvalues[-1])
 
 
 def _loss(theta: np.ndarray, g_theta: np.ndarray, twice_moment: np.ndarray, power: np.ndarray) -> np.ndarray:

@@ -87,7 +87,7 @@ def problem(
             f"{hp.minimum_points} (as many windows as the model has parameters), got {len(values)}"
         )
     transformed = diff.difference(values, hp.differencing, hp.season_length)
-    z, mean, std = _standardise(transformed)
+    z, mean, std = standardise(transformed)
     lags = diff.input_lags(hp.window_size, hp.season_length, hp.seasonal_lags)
     span = int(lags[-1])
     columns = None if len(lags) == span else span - lags[::-1]
@@ -102,7 +102,7 @@ def problem(
     if transformed is values:
         raw_scales.setdefault(id(values), (mean, std))
     elif id(values) not in raw_scales:
-        raw_scales[id(values)] = _standardise(values)[1:]
+        raw_scales[id(values)] = standardise(values)[1:]
     raw_scale = raw_scales[id(values)]
     return Problem(hp, gram, moment, target_power, n, lags, (mean, std), raw_scale, step, months)
 
@@ -139,7 +139,7 @@ def _second_moments(
     return gram / n, moment / n, float(y @ y) / n, n
 
 
-def _standardise(series: np.ndarray) -> tuple[np.ndarray, float, float]:
+def standardise(series: np.ndarray) -> tuple[np.ndarray, float, float]:
     """(series - mean) / std, with mean and std. Computed on the series divided by its largest
     magnitude, so values near the float64 limit (1e300) do not overflow on the way; a constant
     series gets std 1 (its windows are all zeros and the bias carries the level)."""

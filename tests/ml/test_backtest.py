@@ -134,6 +134,55 @@ def test_backtest_many_matches_one_by_one() -> None:
         assert result.fit_seconds >= 0
 
 
+STRUCTURES = [
+    Hyperparameters(window_size=12),
+    Hyperparameters(window_size=3, differencing="first"),
+    Hyperparameters(window_size=2, differencing="second"),
+    Hyperparameters(window_size=2, differencing="seasonal", season_length=12),
+    Hyperparameters(window_size=1, differencing="both", season_length=12, seasonal_lags=2),
+    Hyperparameters(window_size=3, seasonal_lags=2, season_length=12),
+    Hyperparameters(window_size=2, differencing="first", calendar_period=365.2425 * 86400, calendar_harmonics=3),
+]
+
+
+def test_exact_one_step_scores_of_all_folds_at_once_equal_a_unit_fitted_per_fold() -> None:
+    values = _seasonal(400, seed=5)
+    times = 1.6e9 + 30.4375 * 86400 * np.arange(len(values))
+    plan = plan_folds(len(values), 12)
+    batched = backtest_many(STRUCTURES, values, plan, 12, max_steps=1, solver="exact", times=times)
+    for hp, result in zip(STRUCTURES, batched, strict=True):
+        # max_steps=2 takes the general path: one exactly solved unit per fold, forecasting raw windows.
+        alone = backtest_many([hp], values, plan, 12, max_steps=2, solver="exact", times=times)[0]
+        np.testing.assert_allclose(result.predicted, alone.predicted, rtol=1e-9)
+        np.testing.assert_array_equal(result.actual, alone.actual)
+        assert result.summary.keys() == alone.summary.keys()
+        for name, value in alone.summary.items():
+            assert result.summary[name] == pytest.approx(value, rel=1e-9), name
+        assert [fold.keys() for fold in result.folds] == [fold.keys() for fold in alone.folds]
+        assert result.steps["rmse"][0] == pytest.approx(alone.steps["rmse"][0], rel=1e-9)
+        assert result.steps["count"][0] == alone.steps["count"][0] == plan.folds * plan.horizon
+
+
+def test_exact_one_step_scores_take_the_minimum_norm_optimum_when_inputs_are_collinear() -> None:
+    season = np.sin(2 * np.pi * np.arange(12) / 12)
+    values = 5.0 + np.tile(season, 30)  # seasonal differences are all zero: a singular problem
+    values[-30:] += np.linspace(0.0, 1.0, 30)  # the last blocks break the pattern
+    hp = Hyperparameters(window_size=2, differencing="seasonal", season_length=12)
+    plan = plan_folds(len(values), 12)
+    fast = backtest_many([hp], values, plan, 12, max_steps=1, solver="exact")[0]
+    general = backtest_many([hp], values, plan, 12, max_steps=2, solver="exact")[0]
+    assert np.all(np.isfinite(fast.predicted))
+    np.testing.assert_allclose(fast.predicted, general.predicted, rtol=1e-9, atol=1e-9)
+    assert fast.folds[0]["rmse"] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_a_candidate_too_large_for_the_first_fold_says_so() -> None:
+    values = _seasonal(60)
+    plan = plan_folds(len(values), 1)
+    with pytest.raises(ForecastInputError, match="too few training points: w24 d=none needs at least 49"):
+        backtest_many([Hyperparameters(window_size=24)], values, plan, 1, max_steps=1, solver="exact")
+
+
 def test_a_plan_for_another_series_is_rejected() -> None:
     with pytest.raises(ForecastInputError, match="the fold plan is for 200 points"):
         backtest(Hyperparameters(window_size=2), _seasonal(300), plan_folds(200, 12), 12)

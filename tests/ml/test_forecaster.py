@@ -3,6 +3,7 @@ import pytest
 
 from core.demo import demo_frame
 from ml import ForecastInputError, Hyperparameters, PerceptronForecaster, evaluate
+from ml.forecaster import fit_many
 from ml.windows import holdout_size, windows
 from tests.ml.series_factory import kinds
 
@@ -41,6 +42,18 @@ def test_default_settings_reach_least_squares_on_other_kinds_of_series(kind: str
     model = PerceptronForecaster(Hyperparameters(window_size=window)).fit(values[:start])
     ratio = evaluate(model, values, start)["rmse"] / _least_squares_rmse(values, start, window)
     assert ratio <= 1.01
+
+
+@pytest.mark.parametrize("batched", [False, True])
+def test_a_well_conditioned_unit_stops_once_its_loss_is_provably_near_the_optimum(batched: bool) -> None:
+    values = 3.0 + np.random.default_rng(8).normal(size=2000)  # white noise: nearly orthogonal inputs
+    hp = Hyperparameters(window_size=3)
+    others = [Hyperparameters(window_size=12, differencing="first")] if batched else []
+    model, *_ = fit_many([hp, *others], [values] * (1 + len(others)))
+    exact, *_ = fit_many([hp, *others], [values] * (1 + len(others)), solver="exact")
+    # Stopping on `patience` would need 100 epochs without improvement after convergence.
+    assert model.epochs_trained < hp.patience
+    assert model.final_loss - exact.final_loss <= hp.tolerance * exact.final_loss
 
 
 def test_the_original_settings_would_not_converge() -> None:

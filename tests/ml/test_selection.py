@@ -150,7 +150,6 @@ def test_the_exact_search_picks_what_the_descent_search_picks() -> None:
     assert [m.hyperparameters for m in exact.members] == [m.hyperparameters for m in descent.members]
     for fast, slow in zip(exact.candidates, descent.candidates):
         assert fast.rmse == pytest.approx(slow.rmse, rel=0.02)
-    assert all(model.epochs_trained == 0 for model in exact.candidates[0].backtest.models)
     assert exact.model.epochs_trained > 0, "the served model is trained by the descent"
 
 
