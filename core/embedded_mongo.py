@@ -7,9 +7,6 @@ default. Everything else only ever sees its `mongodb://` URL and talks to it wit
 import sys
 from pathlib import Path
 
-from pymongo import MongoClient
-from pymongo.errors import PyMongoError
-
 from core.processes import Child, StateFile, free_port
 
 STATE_FILE = "server.json"
@@ -75,6 +72,9 @@ class EmbeddedMongo:
 
 
 def answers_ping(url: str, timeout_ms: int = 1000) -> bool:
+    from pymongo import MongoClient  # here, so a CLI that never pings does not load pymongo
+    from pymongo.errors import PyMongoError
+
     try:
         with MongoClient(url, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms) as client:
             client.admin.command("ping")

@@ -53,3 +53,18 @@ def test_no_module_is_over_300_lines() -> None:
         if (n := len(p.read_text().splitlines())) > MAX_LINES
     }
     assert long == {}
+
+
+def test_the_ml_package_loads_its_parts_on_first_use() -> None:
+    """The settings import `ml` constants; the model's heavier parts load when first named."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, ml.errors\n"
+        "assert 'ml.selection' not in sys.modules, 'ml.selection loaded by import ml'\n"
+        "from ml import select, Hyperparameters\n"
+        "assert select.__module__ == 'ml.selection' and Hyperparameters.__module__ == 'ml.forecaster'\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
