@@ -182,7 +182,7 @@ def backtest_many(
     series = as_series(values)
     plan = plan or plan_folds(len(series), season_length)
     _check_plan(plan, series)
-    if solver == "exact" and min(plan.horizon, MAX_STEPS if max_steps is None else max_steps) == 1:
+    if solver == "exact" and _steps(plan, season_length, max_steps) == 1:
         return _exact_one_step(hps, series, plan, season_length, times)
     trains = [series[:origin] for origin in plan.origins]
     clocks = [None if times is None else times[:origin] for origin in plan.origins]
@@ -226,8 +226,7 @@ def _exact_one_step(
     table = np.stack([mae, mse, np.sqrt(mse), mase], axis=2)  # candidate, fold, metric
     means, spreads = table.mean(axis=1).tolist(), table.std(axis=1).tolist()
     per_fold = table.tolist()
-    step_mae = np.abs(errors).mean(axis=(1, 2)).tolist()
-    step_mse = squared.mean(axis=(1, 2)).tolist()
+    step_mae, step_mse = mae.mean(axis=1).tolist(), mse.mean(axis=1).tolist()  # the blocks are of equal length
     baseline_summary = _summary([metrics for _, metrics in reference])
     actual = series[plan.first_origin :]
     predicted = actual - errors.reshape(len(hps), -1)
@@ -308,6 +307,11 @@ def with_intervals(hp: Hyperparameters, level: float = DEFAULT_LEVEL, calibratio
     return fit
 
 
+def _steps(plan: FoldPlan, season_length: int, max_steps: int | None) -> int:
+    """Forecast steps scored from each origin: up to the block's length."""
+    return min(plan.horizon, max(MAX_STEPS, season_length) if max_steps is None else max_steps)
+
+
 def _check_plan(plan: FoldPlan, series: np.ndarray) -> None:
     if plan.n_points != len(series) or plan.origins[-1] + plan.horizon > len(series):
         raise ForecastInputError(f"the fold plan is for {plan.n_points} points, the series has {len(series)}")
@@ -340,7 +344,7 @@ def _score(
     times: np.ndarray | None = None,
 ) -> BacktestResult:
     block = plan.horizon
-    steps = min(block, max(MAX_STEPS, season_length) if max_steps is None else max_steps)
+    steps = _steps(plan, season_length, max_steps)
     folds, predicted_blocks, errors, inside = [], [], [], []
     for model, origin, (scale, baseline) in zip(models, plan.origins, reference, strict=True):
         w = model.window_size
