@@ -25,12 +25,13 @@ def monitor(
     alert (ALERT_WEBHOOK_URL). With neither option: every model with logged forecasts."""
     settings = get_settings()
     with reported(settings):
-        from pipelines.flows import without_heartbeat
+        from pipelines.flows import send_queued_events, without_heartbeat
         from pipelines.monitoring import monitor_all
         from pipelines.reports import monitoring_rows
 
         with without_heartbeat():
             found = monitor_all(config_path=str(config) if config else None, models=series)
+        send_queued_events()
     if as_json:
         console.print_json(json.dumps(found, default=str))
         return

@@ -102,11 +102,12 @@ def tune(
 
 
 def _train_here(config: TrainingConfig, settings: Settings) -> dict[str, Any]:
-    from pipelines.flows import train_series, without_heartbeat
+    from pipelines.flows import send_queued_events, train_series, without_heartbeat
 
     database_url(settings)
     with without_heartbeat():
         state = train_series(config, trigger="manual", return_state=True)
+    send_queued_events()
     if not state.is_completed():
         error = state.result(raise_on_failure=False)
         reason = error if isinstance(error, BaseException) else state.message
@@ -171,9 +172,10 @@ def retrain(
     with reported(settings):
         load_retrain_config(config)
         database_url(settings)
-        from pipelines.flows import retrain_all
+        from pipelines.flows import retrain_all, send_queued_events
 
         summary = retrain_all(config_path=str(config), task_runner=task_runner, max_workers=max_workers)
+        send_queued_events()
     print_summary(summary)
     where_to_look(settings)
     if summary["failed"]:

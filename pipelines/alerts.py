@@ -31,7 +31,7 @@ def send(settings: Settings, kind: str, model: str, seen: str, action: str, deta
         "at": datetime.now(UTC).isoformat(),
         "details": details,
     }
-    log.warning("alert %s on %s: %s; %s", kind, model, seen, action)
+    log.warning("alert %s on %s: %s (action: %s)", kind, model, seen, action)
     url = settings.alert_webhook_url.get_secret_value() if settings.alert_webhook_url else None
     alert["delivered"] = _post(url, alert) if url else None
     return alert
@@ -69,7 +69,8 @@ def on_conditions(
     doc["conditions"] = conditions
     seen = {
         "drift": f"drift: {drift_words(doc['drift'])}",
-        "coverage": f"live interval coverage {coverage} below the {settings.interval_level:.0%} level over {n} actuals",
+        "coverage": f"live interval coverage {coverage or 0:.1%} below the {settings.interval_level:.0%} level "
+        f"over {n} actuals",
         "silent": f"no actual values for {live.silent_for(joined, now.timestamp() * 1000):.0f} steps of due forecasts",
     }
     return [

@@ -17,7 +17,7 @@ from core.registry import Trigger
 from core.settings import Settings
 from core.training_config import TrainingConfig
 from pipelines import tracking
-from pipelines.flows import train_series, without_heartbeat
+from pipelines.flows import send_queued_events, train_series, without_heartbeat
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +104,7 @@ def shutdown(timeout: float = 10.0) -> None:
     servers = [server for server in SubprocessASGIServer._instances.values() if server.running]
     if not servers:
         return
+    send_queued_events(timeout)
     QueueService.drain_all(timeout=timeout, at_exit=False)
     for server in servers:
         server.stop()

@@ -10,6 +10,7 @@ import math
 import os
 import queue
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -51,6 +52,18 @@ def without_heartbeat() -> Iterator[None]:
 
     with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
         yield
+
+
+def send_queued_events(timeout: float = 5.0) -> None:
+    """Wait until Prefect has sent the events and logs this process queued (at most `timeout`
+    seconds). A short command that exits right after its flow leaves them to Prefect's exit
+    handler, which sends them but prints "Still processing items" on the way out."""
+    from prefect._internal.concurrency.services import QueueService
+
+    services = list(QueueService._instances.values())
+    waiter = threading.Thread(target=lambda: [service.wait_until_empty() for service in services], daemon=True)
+    waiter.start()
+    waiter.join(timeout)
 
 
 def _flow_run_name() -> str:

@@ -133,7 +133,7 @@ def assess(db: Database, settings: Settings, model: str, now: datetime) -> dict[
     doc["report_html"] = report.render(doc, joined, str(champion.version))
     if str(champion.version) in runs:
         client.log_text(runs[str(champion.version)], doc["report_html"], "monitoring/report.html")
-    logger.info("%s: %s", model, _line(doc))
+    logger.info("%s: %s", model, reports.monitoring_line(doc))
     return _store(db, doc)
 
 
@@ -281,14 +281,6 @@ def _retrain(
 
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def _line(doc: dict[str, Any]) -> str:
-    champion = doc["roles"].get("champion") or {}
-    return (
-        f"live RMSE {champion.get('rmse')} (holdout {champion.get('holdout_rmse')}) over {champion.get('n')} actuals, "
-        f"coverage {champion.get('coverage')}, drift {alerts.drift_words(doc['drift'])}; {doc['action']}"
-    )
 
 
 def _store(db: Database, doc: dict[str, Any]) -> dict[str, Any]:

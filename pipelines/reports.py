@@ -7,6 +7,8 @@ from typing import Any
 
 from prefect.artifacts import create_progress_artifact, create_table_artifact, update_progress_artifact
 
+from pipelines.alerts import drift_words
+
 log = logging.getLogger(__name__)
 
 
@@ -73,6 +75,19 @@ def monitoring_rows(results: list[dict[str, Any]]) -> list[dict[str, str]]:
             }
         )
     return rows
+
+
+def monitoring_line(doc: dict[str, Any]) -> str:
+    """A model's findings in the flow's log, in words."""
+    champion = doc["roles"].get("champion") or {}
+    holdout = _number(champion.get("holdout_rmse")) or "–"
+    if not champion.get("n"):
+        return f"no actuals yet (holdout RMSE {holdout}), drift {drift_words(doc['drift'])}; action: {doc['action']}"
+    coverage = "–" if champion.get("coverage") is None else f"{champion['coverage']:.1%}"
+    return (
+        f"live RMSE {_number(champion.get('rmse'))} (holdout {holdout}) over {champion['n']} actuals, "
+        f"coverage {coverage}, drift {drift_words(doc['drift'])}; action: {doc['action']}"
+    )
 
 
 def monitoring_table(results: list[dict[str, Any]]) -> None:

@@ -1,7 +1,10 @@
 """`mlts monitor` as a person runs it, over forecasts logged the way the API logs them."""
 
 import json
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -70,6 +73,17 @@ def test_monitor_prints_live_figures_and_json(mongo_db, mlflow_store, seed_serie
 def test_monitor_with_nothing_logged_says_so(mongo_db, mlflow_store) -> None:
     result = runner.invoke(app, ["monitor"])
     assert result.exit_code == 0 and "no model has logged forecasts yet" in result.output
+
+
+@pytest.mark.slow
+def test_the_command_sends_prefects_events_before_it_exits(mongo_db, mlflow_store) -> None:
+    """Its own process, so Prefect's exit handler runs: events left queued are sent there, with a
+    "Still processing items" warning after the command's table."""
+    mlts = Path(sys.executable).parent / "mlts"
+    done = subprocess.run([mlts, "monitor"], capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr
+    assert "no model has logged forecasts yet" in done.stdout
+    assert "Still processing" not in done.stdout + done.stderr
 
 
 def test_a_series_whose_actuals_stopped_arriving_raises_an_alert(mongo_db, mlflow_store, seed_series) -> None:
