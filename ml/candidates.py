@@ -16,9 +16,10 @@ SEASONAL_LAGS = (2,)
 CALENDAR_WINDOWS = (1, 2, 3, 6, 12)
 
 
-def fixed_window(n_points: int, window: int = DEFAULT_WINDOW) -> int:
-    """The default window, capped so the unit keeps as many training windows as parameters."""
-    return max(1, min(window, (n_points - 1) // 2))
+def fixed_window(n_points: int, window: int = DEFAULT_WINDOW, samples_per_parameter: int = 1) -> int:
+    """The default window, capped so the unit keeps `samples_per_parameter` training windows per
+    parameter (one: the fixed-window perceptron's bare minimum)."""
+    return max(1, min(window, (n_points - samples_per_parameter) // (samples_per_parameter + 1)))
 
 
 def feasible(hp: Hyperparameters, n_points: int, samples_per_parameter: int = SAMPLES_PER_PARAMETER) -> bool:

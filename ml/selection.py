@@ -26,7 +26,7 @@ import numpy as np
 from ml import calendar_inputs as cal
 from ml.backtest import BacktestResult, FoldPlan, backtest_many, plan_folds
 from ml.baselines import infer_season_length
-from ml.candidates import DEFAULT_MAX_CANDIDATES, candidate_grid, fixed_window
+from ml.candidates import DEFAULT_MAX_CANDIDATES, SAMPLES_PER_PARAMETER, candidate_grid, fixed_window
 from ml.ensemble import combine
 from ml.errors import ForecastInputError
 from ml.forecaster import Hyperparameters, Member, PerceptronForecaster, fit_many
@@ -187,15 +187,21 @@ def select(
 
     `times` (epoch seconds of `values`) let calendar terms into the candidates.
 
-    A series too short to backtest gets the default fixed-window unit, capped to its length."""
+    A series too short for folds of a season is backtested on shorter blocks (the candidates
+    that fit them compete); one too short for any backtest gets a window small enough to leave
+    SAMPLES_PER_PARAMETER training windows per parameter (the default window would nearly
+    interpolate it)."""
     started = time.monotonic()
     series = as_series(values)
     base = Hyperparameters(seed=seed) if base is None else Hyperparameters(**{**base.descent, "seed": seed})
     season = infer_season_length(step_seconds)
     try:
         plan = plan_folds(len(series), season, folds)
-    except ForecastInputError as exc:
-        return _fallback(series, base, season, started, f"default window: {exc}")
+    except ForecastInputError:
+        try:  # too short for blocks of a season: short blocks, and only the candidates that fit them
+            plan = plan_folds(len(series), 1, folds)
+        except ForecastInputError as exc:
+            return _fallback(series, base, season, started, f"small window: {exc}")
     grid = candidate_grid(step_seconds, plan.first_origin, max_candidates, base=base, calendar=times is not None)
     deadline = None if time_budget is None else started + time_budget
     # The choice rests on one-step errors; multi-step metrics are `score_candidate`'s to give.
@@ -331,7 +337,8 @@ def _refit(
 
 
 def _fallback(series: np.ndarray, base: Hyperparameters, season: int, started: float, reason: str) -> Selection:
-    hp = Hyperparameters(**{**base.descent, "window_size": fixed_window(len(series))})
+    window = fixed_window(len(series), samples_per_parameter=SAMPLES_PER_PARAMETER)
+    hp = Hyperparameters(**{**base.descent, "window_size": window})
     model = PerceptronForecaster(hp).fit(series)
     return Selection(
         model=model,

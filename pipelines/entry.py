@@ -40,7 +40,9 @@ def submit_training(
     `train_series` flow in a worker thread. The job's future holds the flow's outcome, or the
     MltsError it failed with; `on_done(outcome or None)` runs when it ends, whatever the end."""
     client = registry.client(settings)
-    _, run_id = tracking.start_run(client, settings, config.spec, config.hyperparameters(settings), trigger)
+    _, run_id = tracking.start_run(
+        client, settings, config.spec, config.hyperparameters(settings), trigger, config.tune
+    )
     future: Future[dict[str, Any]] = Future()
     secrets = [settings.mongo_url, settings.api_key and settings.api_key.get_secret_value()]
 

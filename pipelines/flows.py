@@ -106,7 +106,7 @@ def run_training(
         with training_lock(db, spec.model_name, settings.training_lock_ttl_seconds, label):
             if run_id is None:
                 experiment_id, run_id = tracking.start_run(
-                    client, settings, spec, config.hyperparameters(settings), trigger
+                    client, settings, spec, config.hyperparameters(settings), trigger, config.tune
                 )
             else:
                 experiment_id = client.get_run(run_id).info.experiment_id

@@ -57,18 +57,25 @@ def code_version() -> str:
         return "unknown"
 
 
-def run_name(spec: SeriesSpec, hp: Hyperparameters) -> str:
-    return f"{spec.model_name} w{hp.window_size} {time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime())}"
+def run_name(spec: SeriesSpec, hp: Hyperparameters, tune: bool = False) -> str:
+    """The series, what is trained (a tuning's window is not known yet) and when."""
+    what = "tune" if tune else f"w{hp.window_size}"
+    return f"{spec.model_name} {what} {time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime())}"
 
 
 def start_run(
-    client: "MlflowClient", settings: Settings, spec: SeriesSpec, hp: Hyperparameters, trigger: Trigger
+    client: "MlflowClient",
+    settings: Settings,
+    spec: SeriesSpec,
+    hp: Hyperparameters,
+    trigger: Trigger,
+    tune: bool = False,
 ) -> tuple[str, str]:
     """A new run in the series' experiment; returns (experiment id, run id)."""
     experiment = registry.experiment_id(client, spec.model_name, settings)
     run = client.create_run(
         experiment,
-        run_name=run_name(spec, hp),
+        run_name=run_name(spec, hp, tune),
         tags={
             Tag.SERIES: spec.model_name,
             Tag.SPEC: json.dumps(spec.to_dict(), sort_keys=True),

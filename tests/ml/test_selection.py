@@ -123,11 +123,25 @@ def test_the_time_budget_and_the_candidate_cap_bound_the_search() -> None:
     assert rushed.model.is_fitted
 
 
-def test_a_series_too_short_to_backtest_gets_the_capped_default_window() -> None:
-    values = np.sin(np.arange(30.0)) + np.arange(30.0)
+def test_a_series_too_short_for_folds_of_its_season_is_backtested_on_shorter_blocks() -> None:
+    """Two days of hourly readings (a new sensor) cannot hold three days of training and a day's
+    block; the candidates that fit shorter blocks compete instead of a default window fitted on
+    almost as many windows as it has weights."""
+    ratios = []
+    for seed in range(5):
+        values = 10 + 3 * np.sin(2 * np.pi * np.arange(60) / 24) + ar(np.random.default_rng(seed), 60, [0.7], 0.5)
+        selection = select(values[:48], HOUR)
+        assert selection.plan is not None and selection.plan.horizon < 24 and len(selection.candidates) > 10
+        predicted = holdout_predictions(selection.model, values, 48)
+        ratios.append(np.sqrt(np.mean((predicted - values[48:]) ** 2) / np.mean((values[47:-1] - values[48:]) ** 2)))
+    assert np.exp(np.mean(np.log(ratios))) < 0.9  # against the naive forecast; the default window was ~4 times it
+
+
+def test_a_series_too_short_to_backtest_gets_a_window_it_can_estimate() -> None:
+    values = np.sin(np.arange(20.0)) + np.arange(20.0)
     selection = select(values, 30 * DAY)
     assert selection.strategy == "default" and selection.plan is None
-    assert selection.model.window_size == fixed_window(30) == 14
+    assert selection.model.window_size == fixed_window(20, samples_per_parameter=3) == 4 < fixed_window(20)
     assert "too few points to backtest" in selection.reason
     with pytest.raises(ForecastInputError):
         select(np.ones(2), DAY)

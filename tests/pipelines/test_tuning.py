@@ -28,6 +28,7 @@ def test_tuning_chooses_by_backtest_and_logs_each_candidate_as_a_child_run(mongo
     client = registry.client(get_settings())
     run = client.get_run(outcome["run_id"])
     assert run.data.params["tune"] == "True" and run.data.params["tune_strategy"] in ("ensemble", "best", "default")
+    assert run.info.run_name.startswith(f"{outcome['model_name']} tune ")  # not the default window it did not use
     selection = _selection(outcome["run_id"])
     children = client.search_runs(
         [run.info.experiment_id], f"tags.mlflow.parentRunId = '{outcome['run_id']}'", max_results=500
