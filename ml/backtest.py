@@ -105,6 +105,15 @@ def plan_folds(
     return FoldPlan(tuple(first + i * block for i in range(fitting)), block, n_points)
 
 
+def plan_folds_or_short_blocks(n_points: int, season_length: int = 1, folds: int = DEFAULT_FOLDS) -> FoldPlan:
+    """Folds of a season's blocks or, for a series too short for them (a new hourly sensor with
+    two days of readings), of short blocks: what the search and the champion gate both judge on."""
+    try:
+        return plan_folds(n_points, season_length, folds)
+    except ForecastInputError:
+        return plan_folds(n_points, 1, folds)
+
+
 @dataclass(frozen=True)
 class BacktestResult:
     """Scores of one way of fitting over the folds of a plan.
@@ -155,7 +164,7 @@ def backtest(
     `solver`, see `forecaster.fit_many`) or any function from a training series to a fitted
     model (e.g. `with_intervals(...)`)."""
     series = as_series(values)
-    plan = plan or plan_folds(len(series), season_length)
+    plan = plan or plan_folds_or_short_blocks(len(series), season_length)
     _check_plan(plan, series)
     if isinstance(fit, Hyperparameters):
         return backtest_many([fit], series, plan, season_length, max_steps, solver, times)[0]
@@ -180,7 +189,7 @@ def backtest_many(
     its share of the batch's time, in proportion to the epochs its units trained (to their
     number of parameters for the exact solver)."""
     series = as_series(values)
-    plan = plan or plan_folds(len(series), season_length)
+    plan = plan or plan_folds_or_short_blocks(len(series), season_length)
     _check_plan(plan, series)
     if solver == "exact" and _steps(plan, season_length, max_steps) == 1:
         return _exact_one_step(hps, series, plan, season_length, times)
@@ -280,7 +289,7 @@ def backtest_refits(
     training part (`ensemble.refit`): two versions compared as they were built, not as one split
     happened to favour them. One-step scores by default."""
     series = as_series(values)
-    plan = plan or plan_folds(len(series), season_length)
+    plan = plan or plan_folds_or_short_blocks(len(series), season_length)
     _check_plan(plan, series)
     reference = _baselines(series, plan, season_length)
     results = []

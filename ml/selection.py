@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from ml import calendar_inputs as cal
-from ml.backtest import BacktestResult, FoldPlan, backtest_many, plan_folds
+from ml.backtest import BacktestResult, FoldPlan, backtest_many, plan_folds_or_short_blocks
 from ml.baselines import infer_season_length
 from ml.candidates import DEFAULT_MAX_CANDIDATES, SAMPLES_PER_PARAMETER, candidate_grid, fixed_window
 from ml.ensemble import combine
@@ -195,13 +195,10 @@ def select(
     series = as_series(values)
     base = Hyperparameters(seed=seed) if base is None else Hyperparameters(**{**base.descent, "seed": seed})
     season = infer_season_length(step_seconds)
-    try:
-        plan = plan_folds(len(series), season, folds)
-    except ForecastInputError:
-        try:  # too short for blocks of a season: short blocks, and only the candidates that fit them
-            plan = plan_folds(len(series), 1, folds)
-        except ForecastInputError as exc:
-            return _fallback(series, base, season, started, f"small window: {exc}")
+    try:  # a series too short for blocks of a season gets short blocks and the candidates that fit them
+        plan = plan_folds_or_short_blocks(len(series), season, folds)
+    except ForecastInputError as exc:
+        return _fallback(series, base, season, started, f"small window: {exc}")
     grid = candidate_grid(step_seconds, plan.first_origin, max_candidates, base=base, calendar=times is not None)
     deadline = None if time_budget is None else started + time_budget
     # The choice rests on one-step errors; multi-step metrics are `score_candidate`'s to give.

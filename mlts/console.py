@@ -71,6 +71,25 @@ def outcome_table(outcomes: list[dict[str, Any]]) -> Table:
     return table
 
 
+def worse_than_naive(outcomes: list[dict[str, Any]]) -> None:
+    """Warn of each model that forecast its holdout worse than repeating the last value: a first
+    version is promoted whatever its score, so this is where a person sees it."""
+    for outcome in outcomes:
+        metrics = outcome.get("metrics") or {}
+        rmse, naive = metrics.get("rmse"), metrics.get("naive_rmse")
+        if rmse is not None and naive and rmse > naive:
+            hint = (
+                "the backtest found nothing better on the training part: the series may be too short or too noisy"
+                if outcome.get("tuned")
+                else "tuning (`mlts tune`, or `tune: true` in a retrain config) chooses the window by backtest"
+            )
+            err.print(
+                f"[yellow]warning:[/] {outcome['model_name']} forecasts its holdout worse than the naive "
+                f"forecast (RMSE {rmse:.4g} against {naive:.4g}); {hint}",
+                highlight=False,
+            )
+
+
 def where_to_look(settings: Settings) -> None:
     """Where the runs can be seen: the MLflow UI (and Prefect's, when a server is configured)."""
     uri = settings.tracking_uri

@@ -22,7 +22,7 @@ from core.registry import Tag
 from core.series import parse_filter_args
 from core.settings import Settings, get_settings
 from core.training_config import TrainingConfig, load_retrain_config
-from mlts.console import console, err, fail, outcome_table, reported, where_to_look
+from mlts.console import console, err, fail, outcome_table, reported, where_to_look, worse_than_naive
 
 ConfigFile = Annotated[Path, typer.Option(help="YAML file listing the series.", exists=True, dir_okay=False)]
 TaskRunner = Annotated[str, typer.Option(help="threads, or dask (DASK_SCHEDULER_ADDRESS or a LocalCluster).")]
@@ -86,6 +86,7 @@ def train(
         f"run {outcome['run_id']}: version {outcome['version']} {outcome['decision']} ({outcome['reason']})",
         highlight=False,
     )
+    worse_than_naive([outcome])
     where_to_look(settings)
 
 
@@ -184,6 +185,7 @@ def retrain(
 
 def print_summary(summary: dict[str, Any]) -> None:
     console.print(outcome_table(summary["results"]))
+    worse_than_naive(summary["results"])
     for name, error in summary["failed"].items():
         err.print(f"[red]{name}[/]: {error}", highlight=False)
     console.print(

@@ -163,6 +163,7 @@ def _train(
         "experiment_id": experiment_id,
         "run_url": registry.run_url(settings, experiment_id, run_id),
         "version": version,
+        "tuned": config.tune,
         **decision.to_dict(),
         "metrics": {k: v for k, v in metrics.items() if math.isfinite(v)},
         "timings": timings,

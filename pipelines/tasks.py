@@ -53,11 +53,12 @@ def validate(
     frame: pd.DataFrame, spec: SeriesSpec, hp: Hyperparameters, config: TrainingConfig, settings: Settings
 ) -> ValidationReport:
     gaps, max_gap = config.gap_policy(settings)
+    window = _split_window(hp, config)
     report = validate_series(
         frame,
         spec,
-        hp.window_size,
-        minimum_points(hp.effective_window, MIN_HOLDOUT),
+        window,
+        minimum_points(window, MIN_HOLDOUT),
         (config.value_min, config.value_max),
         gaps,
         max_gap,
@@ -70,13 +71,19 @@ def validate(
 def split(frame: pd.DataFrame, hp: Hyperparameters, config: TrainingConfig, settings: Settings) -> Split:
     gaps, max_gap = config.gap_policy(settings)
     fraction = config.holdout_fraction or settings.holdout_fraction
-    result = split_series(frame, hp.effective_window, fraction, settings.max_holdout, gaps, max_gap)
+    result = split_series(frame, _split_window(hp, config), fraction, settings.max_holdout, gaps, max_gap)
     repaired = f" ({result.filled} points filled in gaps)" if result.filled else ""
     dropped = f" (dropped {result.dropped} points before the last long gap)" if result.dropped else ""
     get_run_logger().info(
         "train on %d points, hold out the last %d%s%s", result.start, result.holdout_points, repaired, dropped
     )
     return result
+
+
+def _split_window(hp: Hyperparameters, config: TrainingConfig) -> int:
+    """The window the series must leave room for before its holdout: the configured one, or for
+    a tuning the smallest it can choose (the search keeps to what the training part can fit)."""
+    return 1 if config.tune else hp.effective_window
 
 
 @task(name="tune", cache_policy=NO_CACHE)

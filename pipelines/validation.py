@@ -92,7 +92,9 @@ def _suite(
     add(gxe.ExpectColumnValuesToBeIncreasing(column=TIMESTAMP_UTC, strictly=True), "timestamps not strictly increasing")
     add(
         gxe.ExpectTableRowCountToBeBetween(min_value=min_points),
-        f"too few points: window_size={window_size} plus the holdout needs at least {min_points}",
+        "too few points"
+        + (" (a smaller window_size, or tuning, needs fewer)" if window_size > 1 else "")
+        + f": window_size={window_size} plus the holdout needs at least {min_points}",
     )
     low, high = bounds
     if low is not None or high is not None:

@@ -2,7 +2,15 @@ import numpy as np
 import pytest
 
 from ml import ForecastInputError, Hyperparameters, PerceptronForecaster
-from ml.backtest import backtest, backtest_many, backtest_refits, default_horizon, plan_folds, with_intervals
+from ml.backtest import (
+    backtest,
+    backtest_many,
+    backtest_refits,
+    default_horizon,
+    plan_folds,
+    plan_folds_or_short_blocks,
+    with_intervals,
+)
 from ml.metrics import point_metrics
 from tests.ml.series_factory import ar
 
@@ -41,6 +49,10 @@ def test_a_series_too_short_for_one_block_says_how_many_points_it_needs() -> Non
         plan_folds(40, season_length=12)
     short = plan_folds(24, season_length=1)
     assert (short.folds, short.horizon, short.first_origin) == (4, 1, 20)
+    assert plan_folds_or_short_blocks(40, season_length=12).horizon < 12  # shorter blocks instead
+    assert plan_folds_or_short_blocks(600, season_length=12) == plan_folds(600, season_length=12)
+    with pytest.raises(ForecastInputError, match="too few points to backtest"):
+        plan_folds_or_short_blocks(10, season_length=12)
 
 
 def test_each_fold_fits_only_on_the_values_before_its_block() -> None:

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 from typer.testing import CliRunner
@@ -31,6 +32,7 @@ def test_train_prints_run_metrics_version_and_decision(mongo_db, mlflow_store, s
     run_id = client.get_model_version_by_alias(NAME, "champion").run_id
     assert f"run {run_id}: version 1 promoted" in result.output
     assert client.get_run(run_id).data.params["window_size"] == "12"
+    assert "worse than the naive forecast" not in result.stderr
 
 
 def test_train_failure_exits_non_zero_with_the_reason(mongo_db, mlflow_store, seed_series) -> None:
@@ -122,3 +124,14 @@ def test_mlflow_run_of_the_train_entry_point(mongo_db, mlflow_store, seed_series
         done.stdout[-2000:],
     )
     assert client.get_run(project_runs[0].data.tags["mlts.training_run_id"]).data.params["window_size"] == "12"
+
+
+def test_train_warns_when_the_model_forecasts_worse_than_naive(mongo_db, mlflow_store, seed_series) -> None:
+    """A first version is promoted whatever its score: the warning is where a person learns that
+    its window was too large for the series."""
+    seed_series(values=np.cumsum(np.random.default_rng(0).normal(0, 1, 60)))
+    result = runner.invoke(app, ["train", "--collection", "readings", "--window-size", "24"])
+    assert result.exit_code == 0, result.output
+    assert "version 1 promoted" in result.output
+    assert "readings.value forecasts its holdout worse than the naive forecast" in result.stderr
+    assert "mlts tune" in result.stderr

@@ -191,6 +191,23 @@ def test_the_gate_can_compare_both_versions_on_backtest_folds_of_the_training_pa
     assert str(client.get_model_version_by_alias(NAME, "champion").version) == better["version"]
 
 
+def test_the_backtest_gate_judges_a_series_too_short_for_blocks_of_its_season_on_short_blocks(
+    mongo_db, mlflow_store, seed_series, monkeypatch
+) -> None:
+    """Two days of hourly readings cannot hold folds of a day; the gate judges them on the short
+    blocks the search would use, rather than falling back to one holdout."""
+    seed_series(values=daily_series(60))
+    first = train_series(TrainingConfig(collection="readings", filter=FILTER, window_size=3, epochs=1))
+    monkeypatch.setenv("PROMOTION_EVIDENCE", "backtest")
+    get_settings.cache_clear()
+    second = train_series(TrainingConfig(collection="readings", filter=FILTER, window_size=3))
+    assert (first["decision"], second["decision"]) == ("promoted", "promoted")
+    tags = registry.client(get_settings()).get_model_version(NAME, second["version"]).tags
+    assert tags["mlts.evidence"] == "backtest" and "beats" in tags["mlts.reason"], tags["mlts.reason"]
+    folds = json.loads(tags["mlts.backtest"])
+    assert len(folds) >= 2 and all(later["origin"] - earlier["origin"] < 24 for earlier, later in zip(folds, folds[1:]))
+
+
 @pytest.mark.parametrize(
     ("breakage", "named"),
     [

@@ -5,11 +5,13 @@ import json
 
 import mlflow
 import numpy as np
+import pytest
 
 from core import registry
 from core.settings import get_settings
 from core.training_config import TrainingConfig
 from pipelines.flows import train_series
+from pipelines.validation import ValidationFailed
 from tests.series_data import daily_series
 
 FILTER = {"additional_features.sensor_id": "s1"}
@@ -54,3 +56,16 @@ def test_poisoning_the_holdout_does_not_change_the_choice(mongo_db, mlflow_store
     assert clean["metrics"]["rmse"] * 5 < dirty["metrics"]["rmse"]  # the poison is in the holdout it scores on
     a, b = _selection(clean["run_id"]), _selection(dirty["run_id"])
     assert a["members"] == b["members"] and a["strategy"] == b["strategy"] and a["strategy_rmse"] == b["strategy_rmse"]
+
+
+def test_a_new_sensor_too_short_for_the_default_window_can_be_tuned(mongo_db, mlflow_store, seed_series) -> None:
+    """30 hourly readings cannot train the default window of 24 and keep a holdout; the search
+    needs only what its smallest candidates need."""
+    values = 10 + 3 * np.sin(2 * np.pi * np.arange(30) / 24) + np.random.default_rng(3).normal(0, 0.3, 30)
+    seed_series(values=values)
+    with pytest.raises(ValidationFailed, match="tuning, needs fewer"):
+        train_series(TrainingConfig(collection="readings", filter=FILTER))
+    tuned = train_series(TrainingConfig(collection="readings", filter=FILTER, tune=True))
+    assert tuned["status"] == "succeeded" and tuned["decision"] == "promoted" and tuned["tuned"] is True
+    run = registry.client(get_settings()).get_run(tuned["run_id"])
+    assert int(run.data.params["tuned_window"]) <= 4  # three training windows per weight on 20 points

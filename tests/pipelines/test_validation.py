@@ -46,6 +46,7 @@ def test_each_problem_is_named_with_counts_and_examples() -> None:
 def test_too_few_points_names_the_window_and_the_need() -> None:
     report = validate_series(_frame(documents(np.arange(20.0))), SPEC, 8, 27)
     assert [f["meaning"] for f in report.failures] == [
-        "too few points: window_size=8 plus the holdout needs at least 27"
+        "too few points (a smaller window_size, or tuning, needs fewer): "
+        "window_size=8 plus the holdout needs at least 27"
     ]
     assert "got 20" in report.summary()
