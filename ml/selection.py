@@ -37,6 +37,11 @@ DEFAULT_TOP = 3
 STRATEGIES = ("ensemble", "best", "default")
 SIGNIFICANCE = 2.0
 _CHUNK = 16
+# What a series too short to backtest is served: on a few points a unit on the raw level
+# extrapolates wildly (up to a thousand times the naive forecast's error on simulated series),
+# while one on first differences stays near the naive forecast and beats it from about 12 points.
+SMALLEST = Hyperparameters(window_size=1, differencing="first")
+MIN_POINTS = SMALLEST.effective_window + SAMPLES_PER_PARAMETER * SMALLEST.parameters
 
 
 @dataclass(frozen=True)
@@ -188,9 +193,9 @@ def select(
     `times` (epoch seconds of `values`) let calendar terms into the candidates.
 
     A series too short for folds of a season is backtested on shorter blocks (the candidates
-    that fit them compete); one too short for any backtest gets a window small enough to leave
-    SAMPLES_PER_PARAMETER training windows per parameter (the default window would nearly
-    interpolate it)."""
+    that fit them compete); one too short for any backtest gets a unit on first differences
+    with a window small enough to leave SAMPLES_PER_PARAMETER training windows per parameter
+    (the default window would nearly interpolate it), and one under MIN_POINTS an error."""
     started = time.monotonic()
     series = as_series(values)
     base = Hyperparameters(seed=seed) if base is None else Hyperparameters(**{**base.descent, "seed": seed})
@@ -334,8 +339,13 @@ def _refit(
 
 
 def _fallback(series: np.ndarray, base: Hyperparameters, season: int, started: float, reason: str) -> Selection:
-    window = fixed_window(len(series), samples_per_parameter=SAMPLES_PER_PARAMETER)
-    hp = Hyperparameters(**{**base.descent, "window_size": window})
+    if len(series) < MIN_POINTS:
+        raise ForecastInputError(
+            f"too few points to tune: {len(series)} training points, the smallest unit (window 1 on first "
+            f"differences, {SAMPLES_PER_PARAMETER} training windows per weight) needs {MIN_POINTS}"
+        )
+    window = fixed_window(len(series) - 1, samples_per_parameter=SAMPLES_PER_PARAMETER)
+    hp = Hyperparameters(**{**base.descent, "window_size": window, "differencing": "first"})
     model = PerceptronForecaster(hp).fit(series)
     return Selection(
         model=model,

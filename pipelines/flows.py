@@ -32,11 +32,12 @@ from core.mongo import connect, database_url, ensure_series_index
 from core.registry import CHALLENGER, PROMOTED, REJECTED, Tag, Trigger
 from core.settings import Settings, get_settings
 from core.training_config import TrainingConfig, load_retrain_config
-from pipelines import reports, tasks, tracking
+from pipelines import failure_logs, reports, tasks, tracking
 from pipelines.runners import TaskRunnerName
 from pipelines.runners import task_runner as make_task_runner
 from pipelines.validation import ValidationFailed
 
+failure_logs.install()
 STEPS = ("load", "validate", "split", "tune", "fit", "evaluate", "log_run", "register", "promote")
 STEP_TASKS = SimpleNamespace(**{name: getattr(tasks, name) for name in STEPS})
 STEP_FUNCTIONS = SimpleNamespace(**{name: getattr(tasks, name).fn for name in STEPS})

@@ -19,6 +19,7 @@ from core.training_config import TrainingConfig
 from ml import holdout_predictions
 from ml.evaluation import horizon_metrics
 from ml.forecaster import Hyperparameters, PerceptronForecaster
+from ml.selection import MIN_POINTS
 from ml.windows import MIN_HOLDOUT, minimum_points
 from pipelines import datasets, promotion, tracking, tuning
 from pipelines.training import Split, evaluate_forecaster, fit_forecaster, split_series
@@ -53,12 +54,11 @@ def validate(
     frame: pd.DataFrame, spec: SeriesSpec, hp: Hyperparameters, config: TrainingConfig, settings: Settings
 ) -> ValidationReport:
     gaps, max_gap = config.gap_policy(settings)
-    window = _split_window(hp, config)
     report = validate_series(
         frame,
         spec,
-        window,
-        minimum_points(window, MIN_HOLDOUT),
+        None if config.tune else hp.window_size,
+        MIN_POINTS + MIN_HOLDOUT if config.tune else minimum_points(hp.effective_window, MIN_HOLDOUT),
         (config.value_min, config.value_max),
         gaps,
         max_gap,

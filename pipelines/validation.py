@@ -68,8 +68,16 @@ class ValidationReport:
         }
 
 
+def _too_few(window_size: int | None, min_points: int) -> str:
+    """What needs the points: the window, or (None) a tuning's smallest unit."""
+    if window_size is None:
+        return f"too few points: tuning plus the holdout needs at least {min_points}"
+    hint = " (a smaller window_size, or tuning, needs fewer)" if window_size > 1 else ""
+    return f"too few points{hint}: window_size={window_size} plus the holdout needs at least {min_points}"
+
+
 def _suite(
-    window_size: int, min_points: int, bounds: tuple[float | None, float | None], gap_limit: float | None
+    window_size: int | None, min_points: int, bounds: tuple[float | None, float | None], gap_limit: float | None
 ) -> Any:
     """Each expectation carries, in its meta, the sentence a failure report shows."""
     import great_expectations as gx
@@ -92,9 +100,7 @@ def _suite(
     add(gxe.ExpectColumnValuesToBeIncreasing(column=TIMESTAMP_UTC, strictly=True), "timestamps not strictly increasing")
     add(
         gxe.ExpectTableRowCountToBeBetween(min_value=min_points),
-        "too few points"
-        + (" (a smaller window_size, or tuning, needs fewer)" if window_size > 1 else "")
-        + f": window_size={window_size} plus the holdout needs at least {min_points}",
+        _too_few(window_size, min_points),
     )
     low, high = bounds
     if low is not None or high is not None:
@@ -177,7 +183,7 @@ class _Validator:
         self.suites: dict[tuple, Any] = {}
 
     def validate(
-        self, frame: pd.DataFrame, window_size: int, min_points: int, bounds: tuple, gap_limit: float | None
+        self, frame: pd.DataFrame, window_size: int | None, min_points: int, bounds: tuple, gap_limit: float | None
     ) -> Any:
         key = (window_size, min_points, bounds, gap_limit)
         if key not in self.suites:
@@ -207,7 +213,7 @@ def _typed(raw: pd.Series) -> pd.Series:
 def validate_series(
     frame: pd.DataFrame,
     spec: SeriesSpec,
-    window_size: int,
+    window_size: int | None,
     min_points: int,
     bounds: tuple[float | None, float | None] = (None, None),
     gaps: GapPolicy = "fail",

@@ -8,7 +8,7 @@ from ml.backtest import plan_folds
 from ml.baselines import candidate_seasons
 from ml.candidates import candidate_grid, fixed_window
 from ml.evaluation import holdout_predictions
-from ml.selection import score_candidate, select
+from ml.selection import MIN_POINTS, score_candidate, select
 from tests.ml.series_factory import airline, ar
 
 HOUR, DAY = 3600.0, 86_400.0
@@ -137,14 +137,24 @@ def test_a_series_too_short_for_folds_of_its_season_is_backtested_on_shorter_blo
     assert np.exp(np.mean(np.log(ratios))) < 0.9  # against the naive forecast; the default window was ~4 times it
 
 
-def test_a_series_too_short_to_backtest_gets_a_window_it_can_estimate() -> None:
-    values = np.sin(np.arange(20.0)) + np.arange(20.0)
-    selection = select(values, 30 * DAY)
-    assert selection.strategy == "default" and selection.plan is None
-    assert selection.model.window_size == fixed_window(20, samples_per_parameter=3) == 4 < fixed_window(20)
-    assert "too few points to backtest" in selection.reason
-    with pytest.raises(ForecastInputError):
-        select(np.ones(2), DAY)
+def test_a_series_too_short_to_backtest_gets_a_unit_on_differences_it_can_estimate() -> None:
+    """On 15 points a unit on the raw level extrapolates off any level it has not seen; one on
+    first differences stays near the naive forecast, and beats it where the series drifts."""
+    ratios = []
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        values = 50 + np.cumsum(rng.normal(1.0, 1.0, 25)) + ar(rng, 25, [0.5], 0.5)
+        selection = select(values[:15], 30 * DAY)
+        assert selection.strategy == "default" and selection.plan is None
+        assert "too few points to backtest" in selection.reason
+        hp = selection.model.hyperparameters
+        assert hp.differencing == "first" and hp.window_size == fixed_window(14, samples_per_parameter=3) == 2
+        predicted = holdout_predictions(selection.model, values, 15)
+        ratios.append(np.sqrt(np.mean((predicted - values[15:]) ** 2) / np.mean((values[14:-1] - values[15:]) ** 2)))
+    assert np.exp(np.mean(np.log(ratios))) < 0.9 and max(ratios) < 2.0  # a raw window: 1.06, worst 1.67
+    assert select(np.arange(MIN_POINTS, dtype=float), DAY).model.is_fitted
+    with pytest.raises(ForecastInputError, match=f"too few points to tune: {MIN_POINTS - 1} training points"):
+        select(np.arange(MIN_POINTS - 1, dtype=float), DAY)
 
 
 def test_a_short_yearly_series_still_selects() -> None:

@@ -2,6 +2,7 @@
 the holdout never takes part in the choice."""
 
 import json
+from datetime import timedelta
 
 import mlflow
 import numpy as np
@@ -12,7 +13,7 @@ from core.settings import get_settings
 from core.training_config import TrainingConfig
 from pipelines.flows import train_series
 from pipelines.validation import ValidationFailed
-from tests.series_data import daily_series
+from tests.series_data import T0, daily_series
 
 FILTER = {"additional_features.sensor_id": "s1"}
 
@@ -68,4 +69,7 @@ def test_a_new_sensor_too_short_for_the_default_window_can_be_tuned(mongo_db, ml
     tuned = train_series(TrainingConfig(collection="readings", filter=FILTER, tune=True))
     assert tuned["status"] == "succeeded" and tuned["decision"] == "promoted" and tuned["tuned"] is True
     run = registry.client(get_settings()).get_run(tuned["run_id"])
-    assert int(run.data.params["tuned_window"]) <= 4  # three training windows per weight on 20 points
+    assert int(run.data.params["tuned_window"]) <= 5  # 20 training points: 4 differences, 3 windows per weight
+    mongo_db["readings"].delete_many({"timestamp": {"$gte": T0 + timedelta(hours=17)}})
+    with pytest.raises(ValidationFailed, match="tuning plus the holdout needs at least 18"):
+        train_series(TrainingConfig(collection="readings", filter=FILTER, tune=True))
