@@ -7,7 +7,6 @@ failure means and neither needs to know which module raised it.
 from enum import StrEnum
 
 from pydantic import ValidationError
-from pymongo.errors import ConnectionFailure, PyMongoError
 
 from core.masking import mask_text
 
@@ -106,6 +105,8 @@ def classify(exc: BaseException, secrets: list[str | None] | None = None) -> Mlt
     mapped here, once; anything unknown is a dependency that failed (unavailable)."""
     if isinstance(exc, MltsError):
         return exc
+    from pymongo.errors import ConnectionFailure, PyMongoError  # here, so the CLI starts without pymongo
+
     text = mask_text(str(exc) or type(exc).__name__, secrets or [])
     if isinstance(exc, ValidationError):
         return InvalidInput(validation_message(exc))

@@ -8,7 +8,6 @@ from contextlib import contextmanager
 from typing import Any, NoReturn
 
 import typer
-from pymongo.errors import ConnectionFailure
 from rich.console import Console
 from rich.table import Table
 
@@ -33,14 +32,16 @@ def reported(settings: Settings) -> Iterator[None]:
     secrets = [settings.mongo_url, settings.api_key and settings.api_key.get_secret_value()]
     try:
         yield
-    except ConnectionFailure as exc:
-        where = mask_url(settings.mongo_url) if settings.mongo_url else "the embedded server"
-        error = mongo_unavailable(where, exc, secrets, settings.mongodb_timeout_ms)
-        fail(error.message, error.exit_code)
     except (typer.Exit, typer.Abort, KeyboardInterrupt):
         raise
     except Exception as exc:  # noqa: BLE001 - every failure is reported, none as a traceback
-        error = classify(exc, secrets)
+        from pymongo.errors import ConnectionFailure  # here, so the CLI starts without pymongo
+
+        if isinstance(exc, ConnectionFailure):
+            where = mask_url(settings.mongo_url) if settings.mongo_url else "the embedded server"
+            error = mongo_unavailable(where, exc, secrets, settings.mongodb_timeout_ms)
+        else:
+            error = classify(exc, secrets)
         fail(error.message, error.exit_code)
 
 

@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from core import embedded_mongo
-from core.mongo import connect, database_url
 from core.settings import get_settings
 from mlts.console import console, fail, reported
 
@@ -68,6 +67,7 @@ def seed(
 
     from core import demo as demo_data
     from core.ingest import FEATURES_FIELD, ingest_frame, read_csv
+    from core.mongo import connect, database_url
 
     settings = get_settings()
     if demo == (csv is not None):

@@ -8,7 +8,6 @@ import typer
 from core import demo as demo_data
 from core import stack
 from core.masking import mask_url
-from core.mongo import connect, database_url
 from core.settings import get_settings
 from core.training_config import TrainingConfig
 from mlts.console import console, reported, where_to_look
@@ -25,6 +24,7 @@ def demo(
     sensor through the `retrain_all` flow, register and promote the models, then start the API in
     the background, send it one prediction and print the commands to try."""
     from core.ingest import ingest_frame
+    from core.mongo import connect, database_url
     from pipelines.flows import retrain_all
 
     settings = get_settings()

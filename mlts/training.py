@@ -16,8 +16,6 @@ from rich.table import Table
 
 from core import registry, stack
 from core.errors import EXIT_CODE, HTTP_STATUS, ErrorKind
-from core.locks import training_lock
-from core.mongo import connect, database_url
 from core.registry import Tag
 from core.series import parse_filter_args
 from core.settings import Settings, get_settings
@@ -103,6 +101,7 @@ def tune(
 
 
 def _train_here(config: TrainingConfig, settings: Settings) -> dict[str, Any]:
+    from core.mongo import database_url
     from pipelines.flows import send_queued_events, train_series, without_heartbeat
 
     database_url(settings)
@@ -171,6 +170,8 @@ def retrain(
     _check_runner(task_runner)
     settings = get_settings()
     with reported(settings):
+        from core.mongo import database_url
+
         load_retrain_config(config)
         database_url(settings)
         from pipelines.flows import retrain_all, send_queued_events
@@ -199,6 +200,8 @@ def promote(
     version: Annotated[str, typer.Argument(help="Version to give the champion alias.")],
 ) -> None:
     """Give a version the champion alias by hand, overriding the promotion rule (tagged as such)."""
+    from core.locks import training_lock
+    from core.mongo import connect, database_url
     from ml.errors import ModelFormatError
     from pipelines import promotion
 

@@ -68,3 +68,14 @@ def test_the_ml_package_loads_its_parts_on_first_use() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
+
+
+def test_the_cli_starts_without_loading_the_mongo_driver() -> None:
+    """Every `mlts` command, `--help` included, pays for what its import loads; pymongo loads
+    when a command talks to MongoDB."""
+    import subprocess
+    import sys
+
+    code = "import sys, mlts.cli\nassert 'pymongo' not in sys.modules, 'pymongo loaded by import mlts.cli'\n"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
