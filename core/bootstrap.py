@@ -6,6 +6,7 @@ Nothing else in mlts writes `os.environ` or installs global filters.
 """
 
 import os
+import tempfile
 import warnings
 
 from core.settings import Settings, get_settings
@@ -29,8 +30,12 @@ def bootstrap(settings: Settings | None = None, serving: bool = False) -> Settin
         get_settings.cache_clear()
         settings = get_settings()
     home = settings.home.resolve()
-    (home / "prefect").mkdir(parents=True, exist_ok=True)
+    for folder in ("prefect", "tmp"):
+        (home / folder).mkdir(parents=True, exist_ok=True)
     defaults = {
+        # The libraries' own scratch files (MLflow's schema lock, Dask's scratch space, Prefect's
+        # runner storage, Great Expectations' docs site) go under MLTS_HOME too, children included.
+        "TMPDIR": str(home / "tmp"),
         "MLFLOW_TRACKING_URI": settings.tracking_uri,
         "PREFECT_HOME": str(home / "prefect"),
         "MPLCONFIGDIR": str(home / "matplotlib"),
@@ -47,6 +52,7 @@ def bootstrap(settings: Settings | None = None, serving: bool = False) -> Settin
     for name, value in defaults.items():
         if not os.environ.get(name):
             os.environ[name] = value
+    tempfile.tempdir = None  # read TMPDIR again on next use
     # numpy parses "+02:00" offsets to UTC and warns that datetime64 has no zone: expected.
     warnings.filterwarnings("ignore", message="no explicit representation of timezones", category=UserWarning)
     return settings

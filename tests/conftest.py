@@ -5,8 +5,10 @@ it is set (a real mongod or Atlas), in which case every test database is created
 dropped afterwards. Nothing here mocks MongoDB, MLflow or Prefect.
 """
 
+import atexit
 import logging
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -22,6 +24,7 @@ if TYPE_CHECKING:
 
 # Local state of the whole test session, away from ./.mlts; set before any settings are read.
 _SESSION_HOME = Path(tempfile.mkdtemp(prefix="mlts-test-home-"))
+atexit.register(shutil.rmtree, _SESSION_HOME, ignore_errors=True)  # registered first, so it runs last
 os.environ["MLTS_HOME"] = str(_SESSION_HOME)
 os.environ.pop("MLFLOW_TRACKING_URI", None)
 os.environ.setdefault("ENVIRONMENT", "test")
