@@ -87,6 +87,12 @@ class Settings(BaseSettings):
     tune_max_candidates: int = _env(
         "TUNE_MAX_CANDIDATES", 40, "Most candidates `mlts tune` backtests per series.", ge=1
     )
+    tune_child_runs: bool = _env(
+        "TUNE_CHILD_RUNS",
+        True,
+        "One MLflow child run per candidate of `mlts tune`, for MLflow's Compare view; false keeps the "
+        "candidates in tuning/selection.json only (fleets: the child runs cost about a second per series).",
+    )
     training_lock_ttl_seconds: int = _env(
         "TRAINING_LOCK_TTL_SECONDS", 3600, "After this long a training lock left by a dead process is broken.", ge=1
     )

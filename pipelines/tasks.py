@@ -89,7 +89,7 @@ def _split_window(hp: Hyperparameters, config: TrainingConfig) -> int:
 @task(name="tune", cache_policy=NO_CACHE)
 def tune(run_id: str, data: Split, hp: Hyperparameters, spec: SeriesSpec, settings: Settings) -> PerceptronForecaster:
     selection = tuning.tune_forecaster(data, hp, settings.tune_time_budget, settings.tune_max_candidates)
-    tuning.log_selection(registry.client(settings), run_id, spec.model_name, selection)
+    tuning.log_selection(registry.client(settings), run_id, spec.model_name, selection, settings.tune_child_runs)
     get_run_logger().info(
         "tuned on %d of %d candidates in %.1f s: %s (%s)",
         len(selection.candidates),

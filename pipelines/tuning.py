@@ -36,13 +36,17 @@ def tune_forecaster(split: Split, hp: Hyperparameters, time_budget: float, max_c
     )
 
 
-def log_selection(client: "MlflowClient", run_id: str, model_name: str, selection: Selection) -> None:
-    """A child run per candidate (its settings as params, its backtest as metrics), the choice
-    as params and metrics of the training run, and the whole report as an artifact."""
+def log_selection(
+    client: "MlflowClient", run_id: str, model_name: str, selection: Selection, child_runs: bool = True
+) -> None:
+    """A child run per candidate (its settings as params, its backtest as metrics) unless
+    `child_runs` is off, the choice as params and metrics of the training run, and the whole
+    report, every candidate's score included, as an artifact."""
     experiment = client.get_run(run_id).info.experiment_id
     chosen = {id(member) for member in selection.members}
     now = int(time.time() * 1000)
-    for rank, candidate in enumerate(sorted(selection.candidates, key=lambda c: c.rmse), start=1):
+    ranked = sorted(selection.candidates, key=lambda c: c.rmse)
+    for rank, candidate in enumerate(ranked if child_runs else [], start=1):
         params = candidate.params
         name = candidate.hyperparameters.describe()
         child = client.create_run(
@@ -54,7 +58,10 @@ def log_selection(client: "MlflowClient", run_id: str, model_name: str, selectio
         tags = [RunTag("mlts.chosen", "true" if id(candidate) in chosen else "false")]
         client.log_batch(child, metrics=metrics, params=[Param(k, str(v)) for k, v in params.items()], tags=tags)
         client.set_terminated(child)
-    report = selection.report()
+    report = {
+        **selection.report(),
+        "candidates": [{**c.params, "backtest_rmse_mean": c.rmse, "chosen": id(c) in chosen} for c in ranked],
+    }
     client.log_batch(
         run_id,
         params=[

@@ -46,6 +46,23 @@ def test_tuning_chooses_by_backtest_and_logs_each_candidate_as_a_child_run(mongo
     assert np.isfinite(outcome["metrics"]["rmse"]) and outcome["metrics"]["rmse"] < outcome["metrics"]["naive_rmse"]
 
 
+def test_a_fleet_can_keep_the_candidates_in_the_report_instead_of_child_runs(
+    mongo_db, mlflow_store, seed_series, monkeypatch
+) -> None:
+    monkeypatch.setenv("TUNE_CHILD_RUNS", "false")
+    get_settings.cache_clear()
+    seed_series(values=daily_series(300))
+    outcome = train_series(TrainingConfig(collection="readings", filter=FILTER, tune=True))
+    assert outcome["status"] == "succeeded"
+    client = registry.client(get_settings())
+    run = client.get_run(outcome["run_id"])
+    children = client.search_runs([run.info.experiment_id], f"tags.mlflow.parentRunId = '{outcome['run_id']}'")
+    selection = _selection(outcome["run_id"])
+    assert children == [] and len(selection["candidates"]) == selection["candidates_scored"] >= 5
+    scores = [c["backtest_rmse_mean"] for c in selection["candidates"]]
+    assert scores == sorted(scores) and sum(c["chosen"] for c in selection["candidates"]) == len(selection["members"])
+
+
 def test_poisoning_the_holdout_does_not_change_the_choice(mongo_db, mlflow_store, seed_series) -> None:
     values = daily_series(800)
     poisoned = values.copy()
