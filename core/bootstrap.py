@@ -2,7 +2,8 @@
 flow worker, the tests, the benchmarks) before MLflow, Prefect, Great Expectations or matplotlib
 are imported: they read their configuration from the environment at import time.
 
-Nothing else in mlts writes `os.environ` or installs global filters.
+Nothing else in mlts writes `os.environ` or installs warning filters (`pipelines.failure_logs`
+adds one logging filter, to Prefect's run loggers, where the flows are defined).
 """
 
 import os
