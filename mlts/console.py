@@ -72,23 +72,37 @@ def outcome_table(outcomes: list[dict[str, Any]]) -> Table:
     return table
 
 
-def worse_than_naive(outcomes: list[dict[str, Any]]) -> None:
+def worse_than_naive(outcomes: list[dict[str, Any]], each_up_to: int = 5) -> None:
     """Warn of each model that forecast its holdout worse than repeating the last value: a first
-    version is promoted whatever its score, so this is where a person sees it."""
-    for outcome in outcomes:
-        metrics = outcome.get("metrics") or {}
-        rmse, naive = metrics.get("rmse"), metrics.get("naive_rmse")
-        if rmse is not None and naive and rmse > naive:
-            hint = (
-                "the backtest found nothing better on the training part: the series may be too short or too noisy"
-                if outcome.get("tuned")
-                else "tuning (`mlts tune`, or `tune: true` in a retrain config) chooses the window by backtest"
-            )
-            err.print(
-                f"[yellow]warning:[/] {outcome['model_name']} forecasts its holdout worse than the naive "
-                f"forecast (RMSE {rmse:.4g} against {naive:.4g}); {hint}",
-                highlight=False,
-            )
+    version is promoted whatever its score, so this is where a person sees it. A fleet gets one
+    line with the count, not a line per series."""
+    worse = [outcome for outcome in outcomes if _worse_than_naive(outcome.get("metrics") or {})]
+    if len(worse) > each_up_to:
+        names = ", ".join(outcome["model_name"] for outcome in worse[:each_up_to])
+        err.print(
+            f"[yellow]warning:[/] {len(worse)} of {len(outcomes)} models forecast their holdout worse than the "
+            f"naive forecast ({names}, …): compare the rmse and naive rmse columns; tuning (`tune: true`) "
+            "chooses each window by backtest",
+            highlight=False,
+        )
+        return
+    for outcome in worse:
+        rmse, naive = outcome["metrics"]["rmse"], outcome["metrics"]["naive_rmse"]
+        hint = (
+            "the backtest found nothing better on the training part: the series may be too short or too noisy"
+            if outcome.get("tuned")
+            else "tuning (`mlts tune`, or `tune: true` in a retrain config) chooses the window by backtest"
+        )
+        err.print(
+            f"[yellow]warning:[/] {outcome['model_name']} forecasts its holdout worse than the naive "
+            f"forecast (RMSE {rmse:.4g} against {naive:.4g}); {hint}",
+            highlight=False,
+        )
+
+
+def _worse_than_naive(metrics: dict[str, float]) -> bool:
+    rmse, naive = metrics.get("rmse"), metrics.get("naive_rmse")
+    return rmse is not None and bool(naive) and rmse > naive
 
 
 def where_to_look(settings: Settings) -> None:

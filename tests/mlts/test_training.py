@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from core import registry
 from core.settings import get_settings
 from mlts.cli import app
+from mlts.console import worse_than_naive
 
 NAME = "readings.value.sensor_id-s1"
 runner = CliRunner()
@@ -135,3 +136,13 @@ def test_train_warns_when_the_model_forecasts_worse_than_naive(mongo_db, mlflow_
     assert "version 1 promoted" in result.output
     assert "readings.value forecasts its holdout worse than the naive forecast" in result.stderr
     assert "mlts tune" in result.stderr
+
+
+def test_a_fleet_gets_one_warning_line_not_one_per_series(capsys) -> None:
+    outcomes = [{"model_name": f"s{i}", "metrics": {"rmse": 2.0, "naive_rmse": 1.0}} for i in range(8)]
+    outcomes.append({"model_name": "good", "metrics": {"rmse": 0.5, "naive_rmse": 1.0}})
+    worse_than_naive(outcomes)
+    warned = capsys.readouterr().err
+    assert warned.count("warning:") == 1 and "8 of 9 models" in warned and "good" not in warned
+    worse_than_naive(outcomes[:2] + outcomes[-1:])
+    assert capsys.readouterr().err.count("warning:") == 2
