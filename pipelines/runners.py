@@ -1,5 +1,6 @@
 """Where `retrain_all` runs its batches: a thread pool here, or a Dask cluster (prefect-dask)."""
 
+import logging
 import os
 from typing import Any, Literal
 
@@ -24,6 +25,9 @@ def task_runner(
         if address:
             return DaskTaskRunner(address=address), max_workers or (os.cpu_count() or 1)
         workers = max_workers or max(2, os.cpu_count() or 1)
+        # Its scheduler logs, at INFO with a traceback, the closed comm a worker leaves when the
+        # cluster stops after the last result (dask/distributed#7192): noise, not a failure.
+        logging.getLogger("distributed.batched").setLevel(logging.WARNING)
         cluster = {
             "n_workers": workers,
             "threads_per_worker": 1,

@@ -2,6 +2,7 @@
 deployment that schedules it."""
 
 import asyncio
+import logging
 
 import numpy as np
 import pytest
@@ -50,6 +51,7 @@ def test_dask_cluster_trains_on_two_workers_and_matches_the_thread_pool(mongo_db
     threads = _by_name(retrain_all(series=[*GOOD, BROKEN], task_runner="threads"))
     dask = retrain_all(series=[*GOOD, BROKEN], task_runner="dask", max_workers=2)
     assert list(dask["failed"]) == ["readings.value.sensor_id-tiny"]
+    assert not logging.getLogger("distributed.batched").isEnabledFor(logging.INFO)  # no shutdown traceback
     workers = {o["worker"] for o in dask["results"] if o["status"] == "succeeded"}
     assert len(workers) == 2, workers
     assert all(not w.endswith(f":{__import__('os').getpid()}") for w in workers)
