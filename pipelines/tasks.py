@@ -91,7 +91,7 @@ def tune(run_id: str, data: Split, hp: Hyperparameters, spec: SeriesSpec, settin
     selection = tuning.tune_forecaster(data, hp, settings.tune_time_budget, settings.tune_max_candidates)
     tuning.log_selection(registry.client(settings), run_id, spec.model_name, selection, settings.tune_child_runs)
     get_run_logger().info(
-        "tuned on %d of %d candidates in %.1f s: %s (%s)",
+        "tuned on %d of %d candidates in %.2g s: %s (%s)",
         len(selection.candidates),
         selection.grid_size,
         selection.seconds,
