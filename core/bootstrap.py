@@ -44,6 +44,11 @@ def bootstrap(settings: Settings | None = None, serving: bool = False) -> Settin
         "GX_ANALYTICS_ENABLED": "false",
         "MLFLOW_DISABLE_TELEMETRY": "true",
         "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+        # Against a server MLflow prints two links per finished run to stdout (and reads the run
+        # back to make them): 80 lines for a tuning's child runs, and in the way of `--json`.
+        "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true",
+        # Tunings log their child runs 4 at a time, several series at once: keep those connections.
+        "MLFLOW_HTTP_POOL_MAXSIZE": "32",
         "DO_NOT_TRACK": "true",
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         # Prefect's 20 s is too short for its temporary server on a busy two-core machine.

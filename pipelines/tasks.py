@@ -25,6 +25,8 @@ from pipelines import datasets, promotion, tracking, tuning
 from pipelines.training import Split, evaluate_forecaster, fit_forecaster, split_series
 from pipelines.validation import ValidationReport, validate_series
 
+CHILD_RUN_THREADS = 4  # round trips to an MLflow server at once when a tuning logs its candidates
+
 
 def _retry_on_connection_error(task: Any, task_run: Any, state: Any) -> bool:
     try:
@@ -89,7 +91,9 @@ def _split_window(hp: Hyperparameters, config: TrainingConfig) -> int:
 @task(name="tune", cache_policy=NO_CACHE)
 def tune(run_id: str, data: Split, hp: Hyperparameters, spec: SeriesSpec, settings: Settings) -> PerceptronForecaster:
     selection = tuning.tune_forecaster(data, hp, settings.tune_time_budget, settings.tune_max_candidates)
-    tuning.log_selection(registry.client(settings), run_id, spec.model_name, selection, settings.tune_child_runs)
+    threads = 1 if registry.is_local_store(settings.tracking_uri) else CHILD_RUN_THREADS
+    client = registry.client(settings)
+    tuning.log_selection(client, run_id, spec.model_name, selection, settings.tune_child_runs, threads)
     get_run_logger().info(
         "tuned on %d of %d candidates in %.2g s: %s (%s)",
         len(selection.candidates),

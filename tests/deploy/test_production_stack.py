@@ -3,6 +3,7 @@ server` and `prefect server start` on PostgreSQL, `mlts serve`, `mlts schedule`)
 against the PostgreSQL server at 127.0.0.1:5432, each in a database created for the test and
 dropped after it, with a training flow run end to end through them."""
 
+import json
 import os
 import re
 import subprocess
@@ -168,6 +169,24 @@ def test_training_flow_end_to_end_through_mlflow_and_prefect_servers(
     flow_runs = httpx.post(f"{servers['prefect']}/flow_runs/filter", json={"limit": 20}).json()
     states = {(r["name"], r["state"]["type"]) for r in flow_runs}
     assert (f"{name} w12", "COMPLETED") in states, states
+
+    # A tuning logs its candidates' child runs to the server several at a time, and MLflow's
+    # per-run links stay off stdout, which holds only the JSON.
+    tuned = subprocess.run(
+        [str(BIN / "mlts"), "tune", "--collection", "readings", "--filter", "additional_features.sensor_id=s1"]
+        + ["--json"],
+        env={k: v for k, v in {**os.environ, **env}.items() if k != "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert tuned.returncode == 0, tuned.stderr[-3000:]
+    outcome = json.loads(tuned.stdout)
+    scored = int(client.get_run(outcome["run_id"]).data.params["tune_candidates"].split(" of ")[0])
+    children = client.search_runs(
+        [run.info.experiment_id], f"tags.mlflow.parentRunId = '{outcome['run_id']}'", max_results=500
+    )
+    assert len(children) == scored >= 5 and all(c.info.status == "FINISHED" for c in children)
 
 
 def test_api_and_scheduler_commands_serve_against_the_stack(
