@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 # function is not exported here: the name would mean one or the other by import order).
 _EXPORTS = {
     "BacktestResult": "ml.backtest",
-    "FoldPlan": "ml.backtest",
-    "plan_folds": "ml.backtest",
+    "FoldPlan": "ml.folds",
+    "plan_folds": "ml.folds",
     "candidate_grid": "ml.candidates",
     "combine": "ml.ensemble",
     "ForecastInputError": "ml.errors",
@@ -30,11 +30,12 @@ _EXPORTS = {
 }
 
 if TYPE_CHECKING:
-    from ml.backtest import BacktestResult, FoldPlan, plan_folds
+    from ml.backtest import BacktestResult
     from ml.candidates import candidate_grid
     from ml.ensemble import combine
     from ml.errors import ForecastInputError, ModelFormatError
     from ml.evaluation import evaluate, holdout_predictions
+    from ml.folds import FoldPlan, plan_folds
     from ml.forecaster import Hyperparameters, Member, PerceptronForecaster, fit_many
     from ml.intervals import PredictionIntervals, calibrate
     from ml.selection import CandidateScore, Selection, choose, score_candidate, select

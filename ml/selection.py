@@ -24,11 +24,12 @@ from typing import Any
 import numpy as np
 
 from ml import calendar_inputs as cal
-from ml.backtest import BacktestResult, FoldPlan, backtest_many, plan_folds_or_short_blocks
+from ml.backtest import BacktestResult, backtest_many
 from ml.baselines import infer_season_length
 from ml.candidates import DEFAULT_MAX_CANDIDATES, SAMPLES_PER_PARAMETER, candidate_grid, fixed_window
 from ml.ensemble import combine
 from ml.errors import ForecastInputError
+from ml.folds import FoldPlan, plan_folds_or_short_blocks
 from ml.forecaster import Hyperparameters, Member, PerceptronForecaster, fit_many
 from ml.windows import as_series
 

@@ -56,11 +56,12 @@ def validate(
     frame: pd.DataFrame, spec: SeriesSpec, hp: Hyperparameters, config: TrainingConfig, settings: Settings
 ) -> ValidationReport:
     gaps, max_gap = config.gap_policy(settings)
+    named_window, needed, _ = _room(hp, config)
     report = validate_series(
         frame,
         spec,
-        None if config.tune else hp.window_size,
-        MIN_POINTS + MIN_HOLDOUT if config.tune else minimum_points(hp.effective_window, MIN_HOLDOUT),
+        named_window,
+        needed,
         (config.value_min, config.value_max),
         gaps,
         max_gap,
@@ -73,7 +74,7 @@ def validate(
 def split(frame: pd.DataFrame, hp: Hyperparameters, config: TrainingConfig, settings: Settings) -> Split:
     gaps, max_gap = config.gap_policy(settings)
     fraction = config.holdout_fraction or settings.holdout_fraction
-    result = split_series(frame, _split_window(hp, config), fraction, settings.max_holdout, gaps, max_gap)
+    result = split_series(frame, _room(hp, config)[2], fraction, settings.max_holdout, gaps, max_gap)
     repaired = f" ({result.filled} points filled in gaps)" if result.filled else ""
     dropped = f" (dropped {result.dropped} points before the last long gap)" if result.dropped else ""
     get_run_logger().info(
@@ -82,10 +83,13 @@ def split(frame: pd.DataFrame, hp: Hyperparameters, config: TrainingConfig, sett
     return result
 
 
-def _split_window(hp: Hyperparameters, config: TrainingConfig) -> int:
-    """The window the series must leave room for before its holdout: the configured one, or for
-    a tuning the smallest it can choose (the search keeps to what the training part can fit)."""
-    return 1 if config.tune else hp.effective_window
+def _room(hp: Hyperparameters, config: TrainingConfig) -> tuple[int | None, int, int]:
+    """What the series must hold besides its holdout: the window validation names (None for a
+    tuning), the points it asks for, and the window the split leaves room for. A tuning needs only
+    what its smallest unit needs; the search keeps to what the training part can fit."""
+    if config.tune:
+        return None, MIN_POINTS + MIN_HOLDOUT, 1
+    return hp.window_size, minimum_points(hp.effective_window, MIN_HOLDOUT), hp.effective_window
 
 
 @task(name="tune", cache_policy=NO_CACHE)

@@ -2,15 +2,8 @@ import numpy as np
 import pytest
 
 from ml import ForecastInputError, Hyperparameters, PerceptronForecaster
-from ml.backtest import (
-    backtest,
-    backtest_many,
-    backtest_refits,
-    default_horizon,
-    plan_folds,
-    plan_folds_or_short_blocks,
-    with_intervals,
-)
+from ml.backtest import backtest, backtest_many, backtest_refits, with_intervals
+from ml.folds import default_horizon, plan_folds, plan_folds_or_short_blocks
 from ml.metrics import point_metrics
 from tests.ml.series_factory import ar
 

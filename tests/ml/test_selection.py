@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 from ml import ForecastInputError, Hyperparameters, model_format
-from ml.backtest import plan_folds
 from ml.baselines import candidate_seasons
 from ml.candidates import candidate_grid, fixed_window
 from ml.evaluation import holdout_predictions
+from ml.folds import plan_folds
 from ml.selection import MIN_POINTS, score_candidate, select
 from tests.ml.series_factory import airline, ar
 
